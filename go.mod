@@ -1,0 +1,3 @@
+module github.com/iam-userinfo/userinfo
+
+go 1.26.8

@@ -1,0 +1,98 @@
+package userinfo
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. They say what went wrong in this domain's terms; the HTTP
+// package alone turns them into statuses.
+const (
+	EINVALID      = "invalid"      // the request is malformed or breaks a rule of the reference
+	EUNAUTHORIZED = "unauthorized" // the caller could not be authenticated
+	EFORBIDDEN    = "forbidden"    // the caller may not do this
+	ENOTFOUND     = "not_found"    // the user does not exist
+	ECONFLICT     = "conflict"     // the value is taken, or the user kept changing under us
+	EUNAVAILABLE  = "unavailable"  // a dependency is throttling, unreachable or out of time
+	EINTERNAL     = "internal"     // anything else; never shown to the caller
+)
+
+// Error is an error whose code and message are safe to show to the caller.
+// Field names the request field at fault, when there is one.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+	// Err is the underlying cause, kept for logs only.
+	Err error
+}
+
+// Error returns the message, with the cause when there is one.
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+// Unwrap returns the cause, or nil.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldError returns an EINVALID *Error that names field.
+func FieldError(field, format string, args ...any) *Error {
+	return &Error{Code: EINVALID, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Unavailable returns an EUNAVAILABLE *Error that wraps cause for the log.
+func Unavailable(cause error, format string, args ...any) *Error {
+	return &Error{Code: EUNAVAILABLE, Message: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EINTERNAL
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EINTERNAL
+}
+
+// ErrorMessage returns the caller-safe message of the first *Error in err's
+// chain, or a generic message for any other error: an unknown error's text
+// may hold internals and is never shown.
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) && e.Code != EINTERNAL {
+		return e.Message
+	}
+	return "An internal error occurred."
+}
+
+// ErrorField returns the field named by the first *Error in err's chain, or "".
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}
+
+// StaleError reports that a change was not applied because the user item no
+// longer matched the version it was computed from (or the transaction lost a
+// race with another one). Current is the user as DynamoDB returned it with
+// the failed condition, or nil when the store does not know it; the caller
+// recomputes from it instead of reading again.
+type StaleError struct {
+	Current *User
+}
+
+func (e *StaleError) Error() string { return "user changed since it was read" }
