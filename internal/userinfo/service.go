@@ -60,8 +60,14 @@ func authorizeUser(p Principal, u *User) error {
 // Authorize. Values equal to the stored ones change nothing, and a request
 // that changes nothing writes nothing. When another writer changed the user
 // in between, the change is re-authorised and recomputed from the user as it
-// now is, at most DefaultMaxAttempts times, then ECONFLICT.
+// now is, at most DefaultMaxAttempts times, then ECONFLICT. An upd that
+// fails Validate is refused with its EINVALID error and writes nothing.
 func (s *Service) UpdateContact(ctx context.Context, p Principal, user *User, upd Update, meta RequestMeta) error {
+	// Validated again here (it costs nothing next to a DynamoDB call) so the
+	// use case is safe whoever calls it, not only the HTTP handler.
+	if err := upd.Validate(); err != nil {
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		c := diff(user, upd)
 		if c.Empty() {

@@ -184,6 +184,13 @@ func TestUpdateContact(t *testing.T) {
 			t.Errorf("err = %v after %d writes, want ECONFLICT after %d", err, len(st.applied), userinfo.DefaultMaxAttempts)
 		}
 	})
+	t.Run("ErrUnvalidatedUpdate", func(t *testing.T) {
+		st := &scriptedStore{}
+		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone}, userinfo.RequestMeta{})
+		if userinfo.ErrorCode(err) != userinfo.EINVALID || len(st.applied) != 0 {
+			t.Errorf("err = %v after %d writes, want EINVALID after 0", err, len(st.applied))
+		}
+	})
 	t.Run("StoreErrorsPassThrough", func(t *testing.T) {
 		boom := errors.New("boom")
 		for _, want := range []error{boom, userinfo.Unavailable(boom, "x"), userinfo.Errorf(userinfo.ECONFLICT, "taken")} {

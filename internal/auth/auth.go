@@ -1,0 +1,240 @@
+// Package auth verifies the X-Auth-Token that callers present: a JWT issued
+// by the IAM token issuer and signed with a key from the issuer's JWKS. It
+// turns a token into a userinfo.Principal, or into an EUNAUTHORIZED error
+// whose message is safe to show.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/time/rate"
+)
+
+// DefaultLeeway is the clock skew tolerated on exp, nbf and iat when
+// Config.Leeway is zero: the issuer's clock and Lambda's are not the same
+// clock, and a minute covers NTP drift without extending a token's life much.
+const DefaultLeeway = 60 * time.Second
+
+// MaxTokenLength is the longest token Verify will parse, in bytes. Real IAM
+// tokens are well under 2 KiB; anything longer is refused before base64 or
+// JSON decoding so that an oversized header cannot buy CPU or memory.
+const MaxTokenLength = 8 << 10
+
+const (
+	// jwksFetchTimeout bounds every JWKS fetch, including the one
+	// NewVerifier makes at start-up: a hanging issuer must not eat the
+	// Lambda init phase (10 s) or a request's time budget.
+	jwksFetchTimeout = 5 * time.Second
+	// jwksRefreshInterval is how often the JWKS is fetched again in the
+	// background, so that a revoked key stops verifying within the hour.
+	jwksRefreshInterval = time.Hour
+	// unknownKIDInterval is the least time between two fetches triggered by
+	// a token whose kid is not in the cached JWKS. Without it, anyone could
+	// turn random kids into a flood of requests to the issuer.
+	unknownKIDInterval = time.Minute
+)
+
+// allowedAlgs are the only signing algorithms accepted. Asymmetric only:
+// "none" is unsigned, and HS* would let anyone holding the public key (it is
+// public) mint tokens if a JWKS key were ever used as an HMAC secret.
+var allowedAlgs = []string{"RS256", "ES256", "EdDSA"}
+
+// signingUses are the JWK "use" values a verification key may carry: a key
+// published for encryption must not verify signatures, and "use" is optional.
+var signingUses = []jwkset.USE{jwkset.UseSig, ""}
+
+// Config configures a Verifier. JWKSURL, Issuer and Audience are required.
+type Config struct {
+	// JWKSURL is where the issuer's public keys are: an https:// URL in
+	// production, or a file:// URL (read once) for development and tests.
+	JWKSURL string
+	// Issuer is the exact value the iss claim must have.
+	Issuer string
+	// Audience is a value the aud claim must contain.
+	Audience string
+	// Leeway is the clock skew tolerated on time claims; zero means
+	// DefaultLeeway.
+	Leeway time.Duration
+	// HTTPClient fetches an https JWKS; nil means a client with a 5 s
+	// timeout that refuses redirects away from https.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives failed background JWKS refreshes; nil means
+	// slog.Default(). The API passes its own JSON logger so that an issuer
+	// outage shows in the same log stream as the requests it affects.
+	Logger *slog.Logger
+}
+
+// Verifier verifies tokens against one issuer's JWKS. It is safe for
+// concurrent use and meant to be built once per process: it holds the key
+// cache, and for an https JWKS a goroutine that refreshes it.
+type Verifier struct {
+	keys   keyfunc.Keyfunc
+	parser *jwt.Parser
+}
+
+// NewVerifier validates cfg and returns a Verifier for it. For a file://
+// JWKSURL it reads the file now and returns an error when the file cannot be
+// read, is not a JWKS, or holds no usable signing key. For an https:// URL it
+// fetches the JWKS now but, when the issuer is down, still returns a
+// Verifier (tokens fail until a later fetch succeeds) rather than keep the
+// function from starting; the background refresh ends when ctx ends. It
+// returns an error naming the configuration variable at fault for a missing
+// issuer or audience, a negative leeway, or any other URL scheme.
+func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("AUTH_ISSUER is required")
+	}
+	if cfg.Audience == "" {
+		return nil, errors.New("AUTH_AUDIENCE is required")
+	}
+	if cfg.Leeway < 0 {
+		return nil, errors.New("AUTH_LEEWAY must not be negative")
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultLeeway
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	u, err := url.Parse(cfg.JWKSURL)
+	if err != nil {
+		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
+	}
+
+	var storage jwkset.Storage
+	switch {
+	case u.Scheme == "https" && u.Host != "":
+		storage, err = httpsStorage(ctx, u.String(), cfg.HTTPClient, cfg.Logger)
+	case u.Scheme == "file" && (u.Host == "" || u.Host == "localhost") && u.Path != "":
+		storage, err = fileStorage(u.Path)
+	default:
+		// Plain http would let anyone on the path substitute their own keys.
+		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	keys, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses})
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+	}
+	return &Verifier{
+		keys: keys,
+		// One parser for the process: it is immutable once built, so sharing
+		// it across concurrent requests is safe and costs nothing per call.
+		parser: jwt.NewParser(
+			jwt.WithValidMethods(allowedAlgs),
+			jwt.WithIssuer(cfg.Issuer),
+			jwt.WithAudience(cfg.Audience),
+			jwt.WithExpirationRequired(),
+			// A token "issued" in the future is forged or from a broken
+			// clock; either way it would outlive a revocation.
+			jwt.WithIssuedAt(),
+			jwt.WithLeeway(cfg.Leeway),
+			jwt.WithTimeFunc(cfg.Now),
+			// Non-canonical base64 would give one signature many spellings.
+			jwt.WithStrictDecoding(),
+		),
+	}, nil
+}
+
+// fileStorage reads and parses a JWKS file once. A development key set does
+// not rotate under a running process, so there is nothing to refresh.
+func fileStorage(path string) (jwkset.Storage, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: cannot read the JWKS file: %w", err)
+	}
+	kf, err := keyfunc.NewJWKSetJSON(raw)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: the file is not a valid JWKS: %w", err)
+	}
+	all, err := kf.Storage().KeyReadAll(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+	}
+	for _, k := range all {
+		if usableKey(k) {
+			return kf.Storage(), nil
+		}
+	}
+	return nil, errors.New("AUTH_JWKS_URL: the JWKS file holds no usable signing key (RSA, EC P-256 or Ed25519 with a kid)")
+}
+
+// usableKey reports whether k could ever verify a token Verify accepts;
+// a file with none of them is a misconfiguration to catch at start-up.
+func usableKey(k jwkset.JWK) bool {
+	m := k.Marshal()
+	if m.KID == "" || (m.USE != "" && m.USE != jwkset.UseSig) {
+		return false
+	}
+	switch m.KTY {
+	case jwkset.KtyRSA:
+		return true
+	case jwkset.KtyEC:
+		return m.CRV == jwkset.CrvP256
+	case jwkset.KtyOKP:
+		return m.CRV == jwkset.CrvEd25519
+	}
+	return false
+}
+
+// httpsStorage returns a JWKS cache backed by rawURL. The first fetch
+// happens now, bounded by jwksFetchTimeout; when it fails the error is logged
+// and the cache starts empty, because an issuer outage at cold start must
+// not become an outage of this API once the issuer is back.
+func httpsStorage(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) (jwkset.Storage, error) {
+	if client == nil {
+		client = &http.Client{Timeout: jwksFetchTimeout, CheckRedirect: httpsOnlyRedirect}
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	noErrorOnFirstFetch := true
+	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{rawURL}, keyfunc.Override{
+		Client:                    client,
+		HTTPTimeout:               jwksFetchTimeout,
+		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFetch,
+		RefreshInterval:           jwksRefreshInterval,
+		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
+			return func(ctx context.Context, err error) {
+				logger.ErrorContext(ctx, "JWKS refresh failed", "jwks_url", u, "error", err.Error())
+			}
+		},
+		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDInterval), 1),
+		// This bounds both the wait for the limiter and the fetch itself,
+		// on the request's path. With a limit of one fetch a minute, a
+		// request that would have to wait longer fails at once instead of
+		// holding a Lambda invocation for up to a minute.
+		RateLimitWaitMax: jwksFetchTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+	}
+	return kf.Storage(), nil
+}
+
+// httpsOnlyRedirect refuses a redirect to anything but https: following one
+// to http would let a network attacker serve the keys.
+func httpsOnlyRedirect(req *http.Request, via []*http.Request) error {
+	if req.URL.Scheme != "https" {
+		return errors.New("auth: JWKS redirect away from https refused")
+	}
+	if len(via) >= 5 {
+		return errors.New("auth: too many JWKS redirects")
+	}
+	return nil
+}

@@ -1,0 +1,91 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// Error codes for conditions only the HTTP edge knows of. They travel as
+// *userinfo.Error like the domain's, so one table maps them all.
+const (
+	eMethodNotAllowed = "method_not_allowed"
+	eTooLarge         = "too_large"
+)
+
+// iamInvalidField is the IAM code of an EINVALID error that names a field;
+// an invalid body as a whole (not JSON, wrong content type) keeps the
+// table's IAM.0011.
+const iamInvalidField = "IAM.0073"
+
+// errorKind is how one error code is answered.
+type errorKind struct {
+	status  int
+	iamCode string
+	// message is shown when the error carries no caller-safe message of
+	// its own for this code (a plain error classified here, say).
+	message string
+}
+
+// errorKinds is the one table from error code to HTTP status and IAM error
+// code. A code missing from it is answered as EINTERNAL.
+var errorKinds = map[string]errorKind{
+	userinfo.EINVALID:      {http.StatusBadRequest, "IAM.0011", "The request is invalid."},
+	userinfo.EUNAUTHORIZED: {http.StatusUnauthorized, "IAM.0001", "The token is missing, invalid or expired."},
+	userinfo.EFORBIDDEN:    {http.StatusForbidden, "IAM.0002", "Access denied."},
+	userinfo.ENOTFOUND:     {http.StatusNotFound, "IAM.0004", "The requested resource was not found."},
+	eMethodNotAllowed:      {http.StatusMethodNotAllowed, "IAM.0013", "The method is not allowed for this resource."},
+	userinfo.ECONFLICT:     {http.StatusConflict, "IAM.0005", "The request conflicts with the current state of the user."},
+	eTooLarge:              {http.StatusRequestEntityTooLarge, "IAM.0012", "The request body is too large."},
+	userinfo.EINTERNAL:     {http.StatusInternalServerError, "IAM.0006", "An internal error occurred."},
+	userinfo.EUNAVAILABLE:  {http.StatusServiceUnavailable, "IAM.0007", "The service is temporarily unavailable; retry the request."},
+}
+
+// errorCode returns the code err is answered with. A context error that
+// reached us unclassified means the request ran out of time or the caller
+// left: that is shedding load (503), not a bug (500).
+func errorCode(err error) string {
+	code := userinfo.ErrorCode(err)
+	if code == userinfo.EINTERNAL && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return userinfo.EUNAVAILABLE
+	}
+	if _, ok := errorKinds[code]; !ok {
+		return userinfo.EINTERNAL
+	}
+	return code
+}
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_msg"`
+	RequestID string `json:"request_id"`
+}
+
+// respondError writes err as an error response and records it for the log
+// line. Only an *userinfo.Error's message reaches the caller, and only for
+// the code it was raised with; any other error's text stays in the log.
+func respondError(w http.ResponseWriter, r *http.Request, err error) {
+	code := errorCode(err)
+	kind := errorKinds[code]
+	msg := kind.message
+	if userinfo.ErrorCode(err) == code && code != userinfo.EINTERNAL {
+		msg = userinfo.ErrorMessage(err)
+	}
+	iamCode := kind.iamCode
+	if code == userinfo.EINVALID && userinfo.ErrorField(err) != "" {
+		iamCode = iamInvalidField
+	}
+
+	ex := exchangeFrom(r.Context())
+	ex.err, ex.iamCode = err, iamCode
+	if kind.status == http.StatusServiceUnavailable {
+		// Every 503 here is transient (throttling, a slow dependency, a
+		// deadline): one second is long enough for a retry to find capacity.
+		w.Header().Set("Retry-After", strconv.Itoa(1))
+	}
+	encode(w, kind.status, errorBody{ErrorCode: iamCode, ErrorMsg: msg, RequestID: ex.requestID})
+}

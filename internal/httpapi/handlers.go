@@ -1,0 +1,136 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// tokenHeader carries the caller's token, as the reference specifies.
+const tokenHeader = "X-Auth-Token"
+
+// handlePutUserInfo modifies the caller's email and/or mobile number.
+//
+// The order of the checks is part of the contract: the token is verified
+// and the caller authorised (which reads the user) before the body is
+// read at all, so an unauthenticated or unauthorised caller cannot make the
+// function read, buffer or parse up to MaxBodyBytes, and learns nothing
+// from how its body would have been judged.
+func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		p, err := authenticate(ctx, auth, r.Header)
+		if err != nil {
+			respondError(w, r, err)
+			return
+		}
+		if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+			respondError(w, r, err)
+			return
+		}
+		user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
+		if err != nil {
+			respondError(w, r, err)
+			return
+		}
+		upd, err := decodeUpdate(w, r)
+		if err != nil {
+			respondError(w, r, err)
+			return
+		}
+		if err := upd.Validate(); err != nil {
+			respondError(w, r, err)
+			return
+		}
+		if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+			respondError(w, r, err)
+			return
+		}
+		ex := exchangeFrom(ctx)
+		meta := userinfo.RequestMeta{RequestID: ex.requestID, SourceIP: ex.sourceIP}
+		if err := svc.UpdateContact(ctx, p, user, upd, meta); err != nil {
+			respondError(w, r, err)
+			return
+		}
+		// No Content-Type: there is no content, and API Gateway passes an
+		// empty header through as is.
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// handleMethodNotAllowed answers 405 for a known path with another method.
+func handleMethodNotAllowed(allow string) http.Handler {
+	err := userinfo.Errorf(eMethodNotAllowed, "The method is not allowed for this resource; use %s.", allow)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		respondError(w, r, err)
+	})
+}
+
+// handleNotFound answers 404 for any path the API does not have.
+func handleNotFound() http.Handler {
+	err := userinfo.Errorf(userinfo.ENOTFOUND, "The requested resource was not found.")
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		respondError(w, r, err)
+	})
+}
+
+// authenticate returns the principal named by the request's token. It
+// returns EUNAUTHORIZED when there is no token, more than one (which one
+// would count is ambiguous between proxies), or the Authenticator rejects
+// it, and EUNAVAILABLE when the Authenticator could not decide.
+func authenticate(ctx context.Context, auth Authenticator, h http.Header) (userinfo.Principal, error) {
+	tokens := h.Values(tokenHeader)
+	if len(tokens) != 1 || tokens[0] == "" {
+		return userinfo.Principal{}, userinfo.Errorf(userinfo.EUNAUTHORIZED, "Exactly one X-Auth-Token header with a token is required.")
+	}
+	token := tokens[0]
+	p, err := auth.Verify(ctx, token)
+	if err != nil {
+		return userinfo.Principal{}, authError(err, token)
+	}
+	if p.UserID == "" {
+		// An Authenticator bug must not authorise anyone: an empty user id
+		// would match no path, but fail closed here rather than rely on it.
+		return userinfo.Principal{}, userinfo.Errorf(userinfo.EUNAUTHORIZED, "The token is missing, invalid or expired.")
+	}
+	return p, nil
+}
+
+// authError turns a Verify error into the one the caller sees: 503 when the
+// Authenticator could not decide, else 401, with the Authenticator's own
+// message only when it is an EUNAUTHORIZED *userinfo.Error (whose message
+// is caller-safe by contract). The cause kept for the log has every copy of
+// the token cut out: a verifier library's error text may quote it.
+func authError(err error, token string) error {
+	code, msg := userinfo.EUNAUTHORIZED, "The token is missing, invalid or expired."
+	switch errorCode(err) {
+	case userinfo.EUNAVAILABLE:
+		code, msg = userinfo.EUNAVAILABLE, "The token could not be verified now; retry the request."
+	case userinfo.EUNAUTHORIZED:
+		msg = userinfo.ErrorMessage(err)
+	}
+	return &userinfo.Error{Code: code, Message: msg, Err: withoutSecret(err, token)}
+}
+
+// errDeadlineNear is the logged cause of a request refused for lack of time.
+var errDeadlineNear = errors.New("httpapi: too little time left before the deadline to call the store")
+
+// checkTimeLeft returns EUNAVAILABLE when ctx is done, or has less than
+// margin left: a store call started now would most likely be cut off, and
+// a cut-off write leaves the caller not knowing whether it happened.
+func checkTimeLeft(ctx context.Context, margin time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return userinfo.Unavailable(err, "The request ran out of time; retry it.")
+	}
+	if d, ok := ctx.Deadline(); ok {
+		if left := time.Until(d); left < margin {
+			return userinfo.Unavailable(fmt.Errorf("%w (%v left)", errDeadlineNear, left.Round(time.Millisecond)), "The request ran out of time; retry it.")
+		}
+	}
+	return nil
+}

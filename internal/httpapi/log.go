@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// maxLoggedUserID bounds the path's user id in the log. It is
+// caller-chosen text; a real id is 32 hex characters.
+const maxLoggedUserID = 64
+
+// logRequest writes the one log line of a request: ERROR for a 5xx, INFO
+// otherwise. It never logs the token, the body, or an email address or
+// mobile number: the error text, the one free-form field, is redacted.
+func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exchange, status int, latency time.Duration) {
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	userID := ex.userID
+	if len(userID) > maxLoggedUserID {
+		userID = userID[:maxLoggedUserID] + "…"
+	}
+	attrs := make([]slog.Attr, 0, 9)
+	attrs = append(attrs,
+		slog.String("request_id", ex.requestID),
+		slog.String("method", method),
+		slog.String("route", ex.route),
+		slog.Int("status", status),
+		slog.Float64("latency_ms", float64(latency)/float64(time.Millisecond)),
+		slog.String("user_id", userID),
+	)
+	if ex.iamCode != "" {
+		attrs = append(attrs, slog.String("error_code", ex.iamCode))
+	}
+	if ex.err != nil {
+		// For every error, not only 5xx: the cause of a 401 (which check
+		// the token failed) is what an operator needs, and it is safe to
+		// log once redacted.
+		attrs = append(attrs, slog.String("error", redact(ex.err.Error())))
+	}
+	if ex.stack != nil {
+		// Not redacted: a Go stack trace holds function names, files and
+		// argument words printed as hex, never the values they point to.
+		attrs = append(attrs, slog.String("stack", string(ex.stack)))
+	}
+	logger.LogAttrs(ctx, level, "request", attrs...)
+}
+
+var (
+	// emailShaped matches anything that looks like an email address; it is
+	// broad on purpose, since over-masking a log line costs nothing.
+	emailShaped = regexp.MustCompile(`[^\s@"'<>()\[\]{},;:]+@[^\s@"'<>()\[\]{},;:]+`)
+	// digitRun matches 6 or more digits in a row: a mobile number, or
+	// part of one.
+	digitRun = regexp.MustCompile(`[0-9]{6,}`)
+)
+
+// redact masks in s everything shaped like an email address or a mobile
+// number, with the masks the audit trail uses. Our own errors never hold
+// such values, but a dependency's error text might quote one.
+func redact(s string) string {
+	s = emailShaped.ReplaceAllStringFunc(s, userinfo.MaskEmail)
+	return digitRun.ReplaceAllStringFunc(s, userinfo.MaskPhone)
+}
+
+// withoutSecret returns an error whose text is err's with every copy of
+// secret cut out, for the log only: callers classify err before calling
+// this, because the result wraps nothing.
+func withoutSecret(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return redactedError(strings.ReplaceAll(err.Error(), secret, "[token]"))
+}
+
+type redactedError string
+
+func (e redactedError) Error() string { return string(e) }

@@ -1,0 +1,101 @@
+// Package httpapi is the HTTP edge of the modify-user-info API
+// (PUT /v3.0/OS-USER/users/{user_id}/info): it routes, authenticates the
+// caller, decodes the body, calls the userinfo service and writes the
+// answer. It is the only package that knows HTTP status codes; errors.go
+// holds the one table from error code to status.
+//
+// NewServer returns one http.Handler with two front doors: a local net/http
+// server serves it as is, and Lambda serves it through
+// httpadapter.New(h).ProxyWithContext behind API Gateway.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// MaxBodyBytes is the largest request body accepted, in bytes. The contract's
+// body is three short strings; 32 KiB is far beyond any legitimate request
+// yet bounds what one request can make the function buffer and parse.
+const MaxBodyBytes = 32 << 10
+
+// Defaults for the fields of a zero Config.
+const (
+	// DefaultRequestTimeout bounds a whole request. It is well under API
+	// Gateway's 29 s integration timeout, so the caller gets our 503 rather
+	// than the gateway's 504.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultDeadlineMargin is kept back before a deadline: long enough to
+	// write a response and the log line after a store call is cut off.
+	DefaultDeadlineMargin = 300 * time.Millisecond
+)
+
+// Config holds the tunables of the HTTP edge. The zero value is ready to use.
+type Config struct {
+	// RequestTimeout bounds each request, from the moment it reaches the
+	// handler. Zero or negative means DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// DeadlineMargin is subtracted from an earlier deadline of the incoming
+	// context (Lambda's invocation deadline), and a store call is not
+	// started with less than this left: it would most likely be cut off,
+	// perhaps after DynamoDB applied it, leaving the caller unsure. Zero or
+	// negative means DefaultDeadlineMargin.
+	DeadlineMargin time.Duration
+}
+
+// withDefaults returns c with zero fields filled in. It panics when the
+// margin is not shorter than the timeout: every request would then answer
+// 503, a configuration bug that must fail at start-up, not in production.
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.DeadlineMargin <= 0 {
+		c.DeadlineMargin = DefaultDeadlineMargin
+	}
+	if c.DeadlineMargin >= c.RequestTimeout {
+		panic(fmt.Sprintf("httpapi: DeadlineMargin %v must be shorter than RequestTimeout %v", c.DeadlineMargin, c.RequestTimeout))
+	}
+	return c
+}
+
+// requestDeadline returns when a request that arrived at now with the
+// incoming context parent must be done: RequestTimeout from now, or the
+// parent's deadline less DeadlineMargin if that is earlier.
+func (c Config) requestDeadline(parent context.Context, now time.Time) time.Time {
+	d := now.Add(c.RequestTimeout)
+	if pd, ok := parent.Deadline(); ok {
+		if pd = pd.Add(-c.DeadlineMargin); pd.Before(d) {
+			d = pd
+		}
+	}
+	return d
+}
+
+// Authenticator verifies the X-Auth-Token of a request.
+type Authenticator interface {
+	// Verify returns the principal token names. It returns an
+	// EUNAUTHORIZED *userinfo.Error for a token it rejects, and an
+	// EUNAVAILABLE one when it cannot decide (a key set it cannot fetch);
+	// the server answers 401 to any error but the latter, which is 503.
+	Verify(ctx context.Context, token string) (userinfo.Principal, error)
+}
+
+// NewServer returns the API's handler: the routes of routes.go behind
+// request-scoped middleware (request id, deadline, security headers, panic
+// recovery, one log line per request). A nil logger discards the log. It
+// panics when cfg.DeadlineMargin is not shorter than cfg.RequestTimeout.
+func NewServer(logger *slog.Logger, cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
+	cfg = cfg.withDefaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	addRoutes(mux, cfg, auth, svc)
+	return observe(logger, cfg, canonicalPathsOnly(mux))
+}
