@@ -92,7 +92,10 @@ func TestLoadOrCreate(t *testing.T) {
 				t.Errorf("jwks.json %s = %v, want %q", name, jwk[name], want)
 			}
 		}
-		d := privateKey(t, dir).D.FillBytes(make([]byte, 32))
+		d, err := privateKey(t, dir).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if strings.Contains(string(raw), base64.RawURLEncoding.EncodeToString(d)) {
 			t.Error("jwks.json contains the private scalar")
 		}

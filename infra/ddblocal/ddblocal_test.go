@@ -1,0 +1,139 @@
+package ddblocal
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestStartStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM")
+	}
+	ctx := context.Background()
+	in, err := Start(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := in.cmd.Process.Pid
+	t.Cleanup(func() { _ = in.Stop() })
+
+	if in.Port() == 0 || in.Endpoint() != "http://127.0.0.1:"+itoa(in.Port()) {
+		t.Fatalf("Endpoint() = %q, Port() = %d", in.Endpoint(), in.Port())
+	}
+	conn, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(in.Port()), time.Second)
+	if err != nil {
+		t.Fatalf("not listening after Start: %v", err)
+	}
+	conn.Close()
+
+	if err := in.Stop(); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if err := in.Stop(); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+	assertGone(t, pid, in.Port())
+}
+
+func TestCancelKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a JVM")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	in, err := Start(ctx, Options{})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	pid := in.cmd.Process.Pid
+	cancel()
+	select {
+	case <-in.done:
+	case <-time.After(10 * time.Second):
+		_ = in.Stop()
+		t.Fatal("process still running 10 s after its context was cancelled")
+	}
+	if err := in.Stop(); err != nil {
+		t.Fatalf("Stop after cancel: %v", err)
+	}
+	assertGone(t, pid, in.Port())
+}
+
+func TestStartErrors(t *testing.T) {
+	t.Run("ErrJarMissing", func(t *testing.T) {
+		dir := t.TempDir()
+		_, err := Start(context.Background(), Options{Dir: dir})
+		if err == nil || !strings.Contains(err.Error(), "DynamoDB Local not found under "+dir) ||
+			!strings.Contains(err.Error(), "make deps") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrJarMissingFromEnv", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "nope")
+		t.Setenv(DirEnv, dir)
+		_, err := Start(context.Background(), Options{})
+		if err == nil || !strings.Contains(err.Error(), "DynamoDB Local not found under "+dir) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrJavaMissing", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		_, err := Start(context.Background(), Options{})
+		if err == nil || !strings.HasPrefix(err.Error(), "java not found on PATH: install Java 17+") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrExitedWithStderr", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("starts a JVM")
+		}
+		// A jar that is not a jar makes java exit at once with a message
+		// on stderr, which Start must report instead of waiting.
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "DynamoDBLocal.jar"), []byte("not a jar"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		_, err := Start(context.Background(), Options{Dir: dir, Port: mustFreePort(t)})
+		if !errors.Is(err, errExited) || !strings.Contains(err.Error(), "jarfile") {
+			t.Fatalf("err = %v", err)
+		}
+		if d := time.Since(begin); d > 20*time.Second {
+			t.Fatalf("took %v to notice the exit", d)
+		}
+	})
+}
+
+func assertGone(t *testing.T, pid, port int) {
+	t.Helper()
+	// The process was reaped by Wait, so signal 0 finds nothing.
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process %d still exists (kill 0: %v)", pid, err)
+	}
+	if err := syscall.Kill(-pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process group %d still exists (kill 0: %v)", pid, err)
+	}
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+itoa(port), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("port %d still accepts connections", port)
+	}
+}
+
+func mustFreePort(t *testing.T) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,37 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/iam-userinfo/userinfo/internal/auth"
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/httpapi"
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// New builds the API's handler: one DynamoDB client, one JWKS cache and one
+// service for the life of the process (a Lambda execution environment serves
+// many requests; nothing here is per request). ctx bounds background work
+// such as JWKS refreshes. It returns an error when a dependency cannot be set
+// up, naming the variable at fault where there is one.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, error) {
+	client, err := dynamo.NewClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("dynamodb client: %w", err)
+	}
+	verifier, err := auth.NewVerifier(ctx, auth.Config{
+		JWKSURL:  cfg.JWKSURL,
+		Issuer:   cfg.Issuer,
+		Audience: cfg.Audience,
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	store := dynamo.New(client, cfg.TableName, dynamo.Options{})
+	svc := userinfo.NewService(store, nil)
+	return httpapi.NewServer(logger, httpapi.Config{}, verifier, svc), nil
+}

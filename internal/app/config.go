@@ -1,0 +1,60 @@
+// Package app assembles the modify-user-info API from its parts: it reads the
+// configuration from the environment and builds the one http.Handler that
+// both the Lambda function and the local server serve.
+package app
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// Config is everything the API reads from its environment.
+type Config struct {
+	TableName string // TABLE_NAME
+	JWKSURL   string // AUTH_JWKS_URL: https://… in production, file://… locally
+	Issuer    string // AUTH_ISSUER
+	Audience  string // AUTH_AUDIENCE
+	LogLevel  slog.Level
+}
+
+// Variables lists every environment variable the API reads itself, so a test
+// can compare it with the SAM template. The SDK reads its own (AWS_REGION,
+// AWS_ENDPOINT_URL_DYNAMODB, credentials), which the Lambda runtime provides.
+var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL"}
+
+// LoadConfig reads the configuration through getenv. It returns an error
+// naming the first variable that is missing or invalid.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName: getenv("TABLE_NAME"),
+		JWKSURL:   getenv("AUTH_JWKS_URL"),
+		Issuer:    getenv("AUTH_ISSUER"),
+		Audience:  getenv("AUTH_AUDIENCE"),
+	}
+	for _, v := range []struct{ name, value string }{
+		{"TABLE_NAME", c.TableName},
+		{"AUTH_JWKS_URL", c.JWKSURL},
+		{"AUTH_ISSUER", c.Issuer},
+		{"AUTH_AUDIENCE", c.Audience},
+	} {
+		if strings.TrimSpace(v.value) == "" {
+			return Config{}, fmt.Errorf("%s is required", v.name)
+		}
+	}
+	if !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "file://") {
+		return Config{}, fmt.Errorf("AUTH_JWKS_URL must be an https:// or file:// URL")
+	}
+	if lvl := getenv("LOG_LEVEL"); lvl != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			return Config{}, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", lvl)
+		}
+	}
+	return c, nil
+}
+
+// NewLogger returns the JSON logger every part of the API writes to.
+func NewLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

@@ -1,0 +1,326 @@
+package dynamo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// role says what a transaction item is for, so that a cancellation reason,
+// which DynamoDB reports by position, maps back to a meaning.
+type role int
+
+const (
+	roleUser role = iota
+	roleNewEmailGuard
+	roleOldEmailGuard
+	roleNewPhoneGuard
+	roleOldPhoneGuard
+	roleAccount
+	roleAudit
+)
+
+// tx is a TransactWriteItems request being built, with the role of each item.
+type tx struct {
+	table string
+	items []types.TransactWriteItem
+	roles []role
+}
+
+func (t *tx) add(r role, it types.TransactWriteItem) {
+	t.items = append(t.items, it)
+	t.roles = append(t.roles, r)
+}
+
+// reason returns the cancellation code of the item with role r ("" when the
+// transaction has no such item), and the item DynamoDB returned with it.
+func (t *tx) reason(tce *types.TransactionCanceledException, r role) (string, item) {
+	for i, rr := range t.roles {
+		if rr == r && i < len(tce.CancellationReasons) {
+			cr := tce.CancellationReasons[i]
+			return aws.ToString(cr.Code), cr.Item
+		}
+	}
+	return "", nil
+}
+
+// hasCode reports whether any cancellation reason has a code in codes.
+func hasCode(tce *types.TransactionCanceledException, codes map[string]bool) bool {
+	for _, cr := range tce.CancellationReasons {
+		if codes[aws.ToString(cr.Code)] {
+			return true
+		}
+	}
+	return false
+}
+
+const codeConditionFailed = "ConditionalCheckFailed"
+
+// conflictCodes is the cancellation code for a transaction that lost a race
+// with another one on the same item: nothing is wrong, trying again works.
+var conflictCodes = map[string]bool{"TransactionConflict": true}
+
+// ownedOrFree is the condition on a guard write: the guard is absent or
+// already belongs to this user (a retried request, or a leftover).
+func ownedOrFree(e *exprs, userID string) string {
+	return "attribute_not_exists(" + e.n(AttrPK) + ") OR " + e.n(attrUserID) + " = " + e.v("uid", avS(userID))
+}
+
+// putGuard and deleteGuard claim and release the value whose guard key is pk.
+func (t *tx) putGuard(r role, pk, userID, domainID string) {
+	e := newExprs()
+	cond := ownedOrFree(e, userID)
+	t.add(r, types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(t.table), Item: encodeGuard(pk, userID, domainID),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
+	}})
+}
+
+func (t *tx) deleteGuard(r role, pk, userID string) {
+	e := newExprs()
+	cond := ownedOrFree(e, userID)
+	t.add(r, types.TransactWriteItem{Delete: &types.Delete{
+		TableName: aws.String(t.table), Key: key(pk, guardSK),
+		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
+	}})
+}
+
+// moveGuard claims newPK and releases oldPK. A guard whose key does not
+// change (a case-only email change) is left alone: the same key twice in
+// one transaction is a ValidationException.
+func (t *tx) moveGuard(newRole, oldRole role, newPK, oldPK, userID, domainID string) {
+	if newPK == oldPK {
+		return
+	}
+	if newPK != "" {
+		t.putGuard(newRole, newPK, userID, domainID)
+	}
+	if oldPK != "" {
+		t.deleteGuard(oldRole, oldPK, userID)
+	}
+}
+
+// ApplyChange writes c in one TransactWriteItems: the user update
+// (conditional on c.User.Version, the user still enabled and in the same
+// account), the guard of each new value and the release of each old one,
+// a check of the account's protect policy, and the audit record. Either all
+// of it is written or none.
+//
+// It returns *userinfo.StaleError when the user moved on (Current is the
+// user as DynamoDB returned it, nil when it was deleted) or another
+// transaction raced this one; an ECONFLICT *userinfo.Error naming the field
+// when another user of the account holds the new email or mobile number;
+// EFORBIDDEN when the account does not let users manage that value;
+// EUNAVAILABLE when DynamoDB throttles or cannot be reached; and a wrapped
+// error for anything else, including broken invariants.
+func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
+	if c.User == nil {
+		return errorf("ApplyChange: change has no user")
+	}
+	if (c.AreaCode == nil) != (c.Phone == nil) {
+		return errorf("ApplyChange: user %s: areacode and phone must change together", c.User.ID)
+	}
+	if c.Empty() {
+		return nil
+	}
+	if c.At.IsZero() {
+		c.At = s.now()
+	}
+	c.At = c.At.UTC()
+	t := s.changeTx(c)
+	// The SDK fills in ClientRequestToken once per call, before its retry
+	// loop: a retry after a lost response (a 5xx or a reset connection)
+	// returns the first attempt's result instead of failing on the
+	// version it bumped.
+	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		return t.changeCancelled(c, tce, err)
+	}
+	return classify("TransactWriteItems", err)
+}
+
+func (s *Store) changeTx(c userinfo.Change) *tx {
+	u := c.User
+	t := &tx{table: s.table}
+
+	// (1) The user item.
+	e := newExprs()
+	var set []string
+	if c.Email != nil {
+		set = append(set,
+			e.n(attrEmail)+" = "+e.v("email", avS(*c.Email)),
+			e.n(attrEmailVerified)+" = "+e.v("false", avBool(false)))
+	}
+	if c.Phone != nil {
+		set = append(set,
+			e.n(attrAreaCode)+" = "+e.v("areacode", avS(*c.AreaCode)),
+			e.n(attrPhone)+" = "+e.v("phone", avS(*c.Phone)),
+			e.n(attrPhoneVerified)+" = "+e.v("false", avBool(false)))
+	}
+	set = append(set,
+		e.n(attrVersion)+" = "+e.n(attrVersion)+" + "+e.v("one", avN(1)),
+		e.n(attrUpdatedAt)+" = "+e.v("now", avS(formatTime(c.At))))
+	cond := "attribute_exists(" + e.n(AttrPK) + ")" +
+		" AND " + e.n(attrVersion) + " = " + e.v("v", avN(u.Version)) +
+		" AND " + e.n(attrEnabled) + " = " + e.v("true", avBool(true)) +
+		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID))
+	t.add(roleUser, types.TransactWriteItem{Update: &types.Update{
+		TableName:                           aws.String(s.table),
+		Key:                                 key(userPK(u.ID), userSK),
+		UpdateExpression:                    aws.String("SET " + strings.Join(set, ", ")),
+		ConditionExpression:                 aws.String(cond),
+		ExpressionAttributeNames:            e.namesOrNil(),
+		ExpressionAttributeValues:           e.valuesOrNil(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}})
+
+	// (2) Uniqueness guards, keyed in the user's account as read; the
+	// version condition above pins that account.
+	if c.Email != nil {
+		t.moveGuard(roleNewEmailGuard, roleOldEmailGuard,
+			emailGuardPKOrEmpty(u.DomainID, *c.Email), emailGuardPKOrEmpty(u.DomainID, u.Email), u.ID, u.DomainID)
+	}
+	if c.Phone != nil {
+		t.moveGuard(roleNewPhoneGuard, roleOldPhoneGuard,
+			phoneGuardPKOrEmpty(u.DomainID, *c.AreaCode, *c.Phone), phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone), u.ID, u.DomainID)
+	}
+
+	// (3) The account's protect policy: an absent item or attribute allows.
+	e = newExprs()
+	var checks []string
+	if c.Email != nil {
+		checks = append(checks, "(attribute_not_exists("+e.n(attrManageEmail)+") OR "+e.n(attrManageEmail)+" = "+e.v("true", avBool(true))+")")
+	}
+	if c.Phone != nil {
+		checks = append(checks, "(attribute_not_exists("+e.n(attrManageMobile)+") OR "+e.n(attrManageMobile)+" = "+e.v("true", avBool(true))+")")
+	}
+	t.add(roleAccount, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(s.table),
+		Key:                       key(accountPK(u.DomainID), domainSK),
+		ConditionExpression:       aws.String(strings.Join(checks, " AND ")),
+		ExpressionAttributeNames:  e.namesOrNil(),
+		ExpressionAttributeValues: e.valuesOrNil(),
+		// To tell which of two failed policies to name in the answer.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}})
+
+	// (4) The audit record.
+	e = newExprs()
+	t.add(roleAudit, types.TransactWriteItem{Put: &types.Put{
+		TableName:                aws.String(s.table),
+		Item:                     s.auditItem(c),
+		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(AttrPK) + ")"),
+		ExpressionAttributeNames: e.namesOrNil(),
+	}})
+	return t
+}
+
+func emailGuardPKOrEmpty(domainID, email string) string {
+	if email == "" {
+		return ""
+	}
+	return emailGuardPK(domainID, email)
+}
+
+func phoneGuardPKOrEmpty(domainID, areaCode, phone string) string {
+	if phone == "" {
+		return ""
+	}
+	return phoneGuardPK(domainID, areaCode, phone)
+}
+
+// auditItem returns the audit record of c, with masked values only.
+func (s *Store) auditItem(c userinfo.Change) item {
+	reqID := c.Meta.RequestID
+	if reqID == "" {
+		// The request id is part of the key; without one, two changes in
+		// the same nanosecond would collide.
+		reqID = "local-" + randomHex(8)
+	}
+	it := key(userPK(c.User.ID), auditSK(c.At, reqID))
+	it[attrUserID] = avS(c.User.ID)
+	it[attrActorUserID] = avS(c.Actor.UserID)
+	it[attrActorDomainID] = avS(c.Actor.DomainID)
+	it[attrRequestID] = avS(reqID)
+	it[attrSourceIP] = avS(c.Meta.SourceIP)
+	it[attrAt] = avS(formatTime(c.At))
+	it[attrFields] = avList(c.Fields())
+	it[TTLAttribute] = avN(c.At.Add(s.retention).Unix())
+	if c.Email != nil {
+		it[attrEmail] = avS(userinfo.MaskEmail(*c.Email))
+	}
+	if c.Phone != nil {
+		it[attrAreaCode] = avS(*c.AreaCode)
+		it[attrPhone] = avS(userinfo.MaskPhone(*c.Phone))
+	}
+	return it
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+// changeCancelled says why DynamoDB cancelled the transaction of c. The
+// order matters when several items failed: a stale user makes every other
+// check moot (it was computed from old data); then the failures that say
+// "retry later"; then the policy before uniqueness, so that a forbidden
+// change does not reveal whether the value is taken.
+func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledException, err error) error {
+	if code, old := t.reason(tce, roleUser); code == codeConditionFailed {
+		if len(old) == 0 {
+			return &userinfo.StaleError{} // deleted: the caller reads again and gets ENOTFOUND
+		}
+		cur, derr := decodeUser(old)
+		if derr != nil {
+			return errorf("TransactWriteItems: user %s: %v", c.User.ID, derr)
+		}
+		return &userinfo.StaleError{Current: cur}
+	}
+	if hasCode(tce, cancellationThrottleCodes) {
+		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", c.User.ID, err), msgUnavailable)
+	}
+	if hasCode(tce, conflictCodes) {
+		return &userinfo.StaleError{}
+	}
+	if code, acct := t.reason(tce, roleAccount); code == codeConditionFailed {
+		if c.Email != nil && (c.Phone == nil || !getBool(acct, attrManageEmail, true)) {
+			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own email address.")
+		}
+		return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")
+	}
+	if code, _ := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
+		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "email", Message: "The email address is already in use."}
+	}
+	if code, _ := t.reason(tce, roleNewPhoneGuard); code == codeConditionFailed {
+		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "phone", Message: "The mobile number is already in use."}
+	}
+	for _, r := range []role{roleOldEmailGuard, roleOldPhoneGuard} {
+		if code, _ := t.reason(tce, r); code == codeConditionFailed {
+			// The guard of the user's current value belongs to someone
+			// else: an invariant is broken. Not the caller's fault.
+			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", c.User.ID, guardKind(r))
+		}
+	}
+	if code, _ := t.reason(tce, roleAudit); code == codeConditionFailed {
+		return errorf("TransactWriteItems: user %s: audit record key already exists", c.User.ID)
+	}
+	return classify("TransactWriteItems", err)
+}
+
+func guardKind(r role) string {
+	if r == roleOldEmailGuard || r == roleNewEmailGuard {
+		return "email"
+	}
+	return "phone"
+}

@@ -1,0 +1,4 @@
+package dynamo
+
+// Classify exposes classify to the external test package.
+var Classify = classify

@@ -1,0 +1,139 @@
+package dynamo
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// The readers in this file let tests and local tools check the table's
+// invariants; the request path never calls them.
+
+// GuardEmail and GuardPhone are the values of Guard.Kind.
+const (
+	GuardEmail = "email"
+	GuardPhone = "phone"
+)
+
+// Guard is a uniqueness guard: the claim of one user on a value in its
+// account. Value is the email's EmailKey or the mobile's PhoneKey, in
+// clear: never log it.
+type Guard struct {
+	Kind     string // GuardEmail or GuardPhone
+	Value    string
+	UserID   string
+	DomainID string
+}
+
+// AuditRecord is one audit record as stored. Email and Phone are masked.
+type AuditRecord struct {
+	UserID        string
+	ActorUserID   string
+	ActorDomainID string
+	RequestID     string
+	SourceIP      string
+	At            time.Time
+	Fields        []string
+	Email         string // userinfo.MaskEmail of the new value, "" when unchanged
+	AreaCode      string // the new country code, "" when the phone is unchanged
+	Phone         string // userinfo.MaskPhone of the new value, "" when unchanged
+	ExpiresAt     time.Time
+}
+
+// Guards returns every guard of the account domainID, sorted by kind and
+// value. It scans the whole table, so it is for tests and small local
+// tables only. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
+// reached, and a wrapped error otherwise.
+func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
+	e := newExprs()
+	prefix := domainPrefix + domainID + "#"
+	filter := e.n(AttrSK) + " = " + e.v("guard", avS(guardSK)) +
+		" AND begins_with(" + e.n(AttrPK) + ", " + e.v("prefix", avS(prefix)) + ")"
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          aws.String(filter),
+		ExpressionAttributeNames:  e.namesOrNil(),
+		ExpressionAttributeValues: e.valuesOrNil(),
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []Guard
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("Scan", err)
+		}
+		for _, it := range page.Items {
+			g := Guard{UserID: getS(it, attrUserID), DomainID: getS(it, attrDomainID)}
+			rest := strings.TrimPrefix(getS(it, AttrPK), prefix[:len(prefix)-1])
+			switch {
+			case strings.HasPrefix(rest, emailInfix):
+				g.Kind, g.Value = GuardEmail, strings.TrimPrefix(rest, emailInfix)
+			case strings.HasPrefix(rest, phoneInfix):
+				g.Kind, g.Value = GuardPhone, strings.TrimPrefix(rest, phoneInfix)
+			default:
+				continue
+			}
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out, nil
+}
+
+// AuditRecords returns the audit records of the user userID written between
+// from and to inclusive, oldest first, with one Query on the user's
+// partition. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
+// reached, and a wrapped error otherwise.
+func (s *Store) AuditRecords(ctx context.Context, userID string, from, to time.Time) ([]AuditRecord, error) {
+	lo, hi := auditRange(from, to)
+	e := newExprs()
+	cond := e.n(AttrPK) + " = " + e.v("pk", avS(userPK(userID))) +
+		" AND " + e.n(AttrSK) + " BETWEEN " + e.v("lo", avS(lo)) + " AND " + e.v("hi", avS(hi))
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		KeyConditionExpression:    aws.String(cond),
+		ExpressionAttributeNames:  e.namesOrNil(),
+		ExpressionAttributeValues: e.valuesOrNil(),
+		ConsistentRead:            aws.Bool(true),
+	})
+	var out []AuditRecord
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("Query", err)
+		}
+		for _, it := range page.Items {
+			at, err := getTime(it, attrAt)
+			if err != nil {
+				return nil, errorf("Query: audit of user %s: %v", userID, err)
+			}
+			exp, err := getN(it, TTLAttribute)
+			if err != nil {
+				return nil, errorf("Query: audit of user %s: %v", userID, err)
+			}
+			out = append(out, AuditRecord{
+				UserID:        getS(it, attrUserID),
+				ActorUserID:   getS(it, attrActorUserID),
+				ActorDomainID: getS(it, attrActorDomainID),
+				RequestID:     getS(it, attrRequestID),
+				SourceIP:      getS(it, attrSourceIP),
+				At:            at,
+				Fields:        getList(it, attrFields),
+				Email:         getS(it, attrEmail),
+				AreaCode:      getS(it, attrAreaCode),
+				Phone:         getS(it, attrPhone),
+				ExpiresAt:     time.Unix(exp, 0).UTC(),
+			})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package dynamo
+
+import (
+	"time"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// The table is a single table keyed by pk (string, HASH) and sk (string,
+// RANGE). Every item kind below lives in it; the key formats are the only
+// schema there is, so they are all here.
+const (
+	// AttrPK and AttrSK are the table's partition and sort key attributes.
+	AttrPK = "pk"
+	AttrSK = "sk"
+
+	// TTLAttribute is the table's time-to-live attribute (number, epoch
+	// seconds). Only audit items carry it.
+	TTLAttribute = "expires_at"
+)
+
+// Key prefixes and fixed sort keys.
+const (
+	userPrefix   = "USER#"   // pk of a user and of its audit records: USER#<user_id>
+	userSK       = "#USER"   // sk of the user item
+	domainPrefix = "DOMAIN#" // pk of an account: DOMAIN#<domain_id>
+	domainSK     = "#DOMAIN" // sk of the account (protect policy) item
+	emailInfix   = "#EMAIL#" // guard pk: DOMAIN#<domain_id>#EMAIL#<EmailKey(email)>
+	phoneInfix   = "#PHONE#" // guard pk: DOMAIN#<domain_id>#PHONE#<PhoneKey(areacode, phone)>
+	guardSK      = "#GUARD"  // sk of every uniqueness guard
+	auditPrefix  = "AUDIT#"  // audit sk: AUDIT#<time>#<request_id>
+)
+
+// User item attributes (pk USER#<id>, sk #USER).
+const (
+	attrUserID          = "user_id"
+	attrDomainID        = "domain_id"
+	attrName            = "name"
+	attrEmail           = "email"
+	attrEmailVerified   = "email_verified" // BOOL
+	attrAreaCode        = "areacode"
+	attrPhone           = "phone"
+	attrPhoneVerified   = "phone_verified" // BOOL
+	attrEnabled         = "enabled"        // BOOL
+	attrVersion         = "version"        // N; +1 on every write, the optimistic lock
+	attrTokensRevokedAt = "tokens_revoked_at"
+	attrCreatedAt       = "created_at"
+	attrUpdatedAt       = "updated_at"
+)
+
+// Account item attributes (pk DOMAIN#<domain_id>, sk #DOMAIN). A missing
+// item or attribute means the users may manage that value themselves.
+const (
+	attrManageEmail  = "manage_email"  // BOOL
+	attrManageMobile = "manage_mobile" // BOOL
+)
+
+// Guard items carry user_id (the owner) and domain_id, nothing else: they
+// exist so that a conditional Put fails when another user of the same
+// account already holds the value.
+
+// Audit item attributes (pk USER#<user_id>, sk AUDIT#<time>#<request_id>).
+// Values are masked: the audit trail is read by operators and must not be
+// a second copy of the contact data.
+const (
+	attrActorUserID   = "actor_user_id"
+	attrActorDomainID = "actor_domain_id"
+	attrRequestID     = "request_id"
+	attrSourceIP      = "source_ip"
+	attrAt            = "at"
+	attrFields        = "fields" // L of S: the names of the changed fields
+	// email, phone and areacode reuse the user item's names; they hold
+	// MaskEmail/MaskPhone output (areacode is a country code, not masked).
+)
+
+// timeLayout is RFC 3339 with exactly nine fractional digits. Go's
+// RFC3339Nano drops trailing zeros, which breaks the lexicographic order
+// DynamoDB sorts sort keys by ("…:05Z" would sort after "…:05.5Z"); a fixed
+// width keeps string order equal to time order. time.RFC3339Nano parses it.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func userPK(id string) string { return userPrefix + id }
+
+func accountPK(domainID string) string { return domainPrefix + domainID }
+
+func emailGuardPK(domainID, email string) string {
+	return domainPrefix + domainID + emailInfix + userinfo.EmailKey(email)
+}
+
+func phoneGuardPK(domainID, areaCode, phone string) string {
+	return domainPrefix + domainID + phoneInfix + userinfo.PhoneKey(areaCode, phone)
+}
+
+// auditSK orders a user's audit records by time; the request id keeps two
+// changes in the same nanosecond apart.
+func auditSK(at time.Time, requestID string) string {
+	return auditPrefix + formatTime(at) + "#" + requestID
+}
+
+// auditRange returns the inclusive sort-key bounds of the audit records
+// written between from and to. The upper bound ends in '$', the byte after
+// '#', so records at exactly to (whatever their request id) are inside it.
+func auditRange(from, to time.Time) (lo, hi string) {
+	return auditPrefix + formatTime(from), auditPrefix + formatTime(to) + "$"
+}

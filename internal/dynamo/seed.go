@@ -1,0 +1,167 @@
+package dynamo
+
+import (
+	"context"
+	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+// The helpers in this file are for local tools and tests (seeding users,
+// removing them). The Lambda never calls them, and its IAM policy need not
+// allow what they do; see SeedOperations.
+
+// seedAttempts bounds how often a seeding write is recomputed when another
+// writer changed the user between its read and its write.
+const seedAttempts = 3
+
+// UpsertUser writes u as the whole user item, replacing any previous one,
+// with Version set to the stored version plus one (1 for a new user) and
+// zero CreatedAt/UpdatedAt filled in. In the same transaction it claims the
+// guards of u's email and mobile number and releases those of the values it
+// replaces. It returns an ECONFLICT *userinfo.Error naming the field when
+// another user of the account holds one of the values, EUNAVAILABLE when
+// DynamoDB throttles or cannot be reached, and a wrapped error otherwise
+// (including a user that kept changing under it).
+func (s *Store) UpsertUser(ctx context.Context, u userinfo.User) error {
+	if u.ID == "" || u.DomainID == "" {
+		return errorf("UpsertUser: user id and domain id are required")
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.upsertOnce(ctx, u)
+		var stale *userinfo.StaleError
+		if !errors.As(err, &stale) {
+			return err
+		}
+		if attempt >= seedAttempts {
+			return errorf("UpsertUser: user %s: changed concurrently %d times", u.ID, attempt)
+		}
+	}
+}
+
+func (s *Store) upsertOnce(ctx context.Context, u userinfo.User) error {
+	old, err := s.GetUser(ctx, u.ID)
+	if err != nil && userinfo.ErrorCode(err) != userinfo.ENOTFOUND {
+		return err
+	}
+	now := s.now().UTC()
+	var prev userinfo.User // zero when the user is new
+	if old != nil {
+		prev = *old
+	}
+	u.Version = prev.Version + 1
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = prev.CreatedAt
+	}
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = now
+	}
+	if u.UpdatedAt.IsZero() {
+		u.UpdatedAt = now
+	}
+
+	t := &tx{table: s.table}
+	t.add(roleUser, types.TransactWriteItem{Put: userPut(s.table, u, old)})
+	// Unlike ApplyChange, an unchanged guard is written again (one Put, so
+	// no key appears twice): seeding doubles as repair of a missing guard.
+	seedGuard(t, roleNewEmailGuard, roleOldEmailGuard,
+		emailGuardPKOrEmpty(u.DomainID, u.Email), emailGuardPKOrEmpty(prev.DomainID, prev.Email), u.ID, u.DomainID)
+	seedGuard(t, roleNewPhoneGuard, roleOldPhoneGuard,
+		phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone), phoneGuardPKOrEmpty(prev.DomainID, prev.AreaCode, prev.Phone), u.ID, u.DomainID)
+
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return classify("TransactWriteItems", err)
+	}
+	if code, _ := t.reason(tce, roleUser); code == codeConditionFailed || hasCode(tce, conflictCodes) {
+		return &userinfo.StaleError{}
+	}
+	if hasCode(tce, cancellationThrottleCodes) {
+		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", u.ID, err), msgUnavailable)
+	}
+	if code, _ := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
+		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "email", Message: "The email address is already in use."}
+	}
+	if code, _ := t.reason(tce, roleNewPhoneGuard); code == codeConditionFailed {
+		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "phone", Message: "The mobile number is already in use."}
+	}
+	for _, r := range []role{roleOldEmailGuard, roleOldPhoneGuard} {
+		if code, _ := t.reason(tce, r); code == codeConditionFailed {
+			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", u.ID, guardKind(r))
+		}
+	}
+	return classify("TransactWriteItems", err)
+}
+
+// userPut writes u whole, conditional on the user still being as read:
+// absent when old is nil, else at old's version.
+func userPut(table string, u userinfo.User, old *userinfo.User) *types.Put {
+	e := newExprs()
+	var cond string
+	if old == nil {
+		cond = "attribute_not_exists(" + e.n(AttrPK) + ")"
+	} else {
+		cond = e.n(attrVersion) + " = " + e.v("v", avN(old.Version))
+	}
+	return &types.Put{
+		TableName: aws.String(table), Item: encodeUser(u), ConditionExpression: aws.String(cond),
+		ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
+	}
+}
+
+func seedGuard(t *tx, newRole, oldRole role, newPK, oldPK, userID, domainID string) {
+	if newPK != "" {
+		t.putGuard(newRole, newPK, userID, domainID)
+	}
+	if oldPK != "" && oldPK != newPK {
+		t.deleteGuard(oldRole, oldPK, userID)
+	}
+}
+
+// DeleteUser deletes the user with the given id and releases its guards,
+// in one transaction; its audit records stay until their TTL. A user that
+// does not exist is not an error. It returns EUNAVAILABLE when DynamoDB
+// throttles or cannot be reached, and a wrapped error otherwise.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	for attempt := 1; ; attempt++ {
+		u, err := s.GetUser(ctx, id)
+		if userinfo.ErrorCode(err) == userinfo.ENOTFOUND {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		t := &tx{table: s.table}
+		e := newExprs()
+		cond := e.n(attrVersion) + " = " + e.v("v", avN(u.Version))
+		t.add(roleUser, types.TransactWriteItem{Delete: &types.Delete{
+			TableName: aws.String(s.table), Key: key(userPK(id), userSK), ConditionExpression: aws.String(cond),
+			ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
+		}})
+		if pk := emailGuardPKOrEmpty(u.DomainID, u.Email); pk != "" {
+			t.deleteGuard(roleOldEmailGuard, pk, id)
+		}
+		if pk := phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone); pk != "" {
+			t.deleteGuard(roleOldPhoneGuard, pk, id)
+		}
+		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
+		var tce *types.TransactionCanceledException
+		if !errors.As(err, &tce) {
+			return classify("TransactWriteItems", err)
+		}
+		if hasCode(tce, cancellationThrottleCodes) {
+			return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", id, err), msgUnavailable)
+		}
+		if code, _ := t.reason(tce, roleUser); code != codeConditionFailed && !hasCode(tce, conflictCodes) {
+			return classify("TransactWriteItems", err)
+		}
+		if attempt >= seedAttempts {
+			return errorf("DeleteUser: user %s: changed concurrently %d times", id, attempt)
+		}
+	}
+}

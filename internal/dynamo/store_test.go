@@ -1,0 +1,391 @@
+package dynamo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
+)
+
+func TestCreateTable(t *testing.T) {
+	ctx := context.Background()
+	t.Run("ExistingTableOK", func(t *testing.T) {
+		if err := dynamo.CreateTable(ctx, client, table); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("SchemaMatchesDefinition", func(t *testing.T) {
+		out, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def := dynamo.TableDefinition(table)
+		if got, want := fmt.Sprint(keySchema(out.Table.KeySchema)), fmt.Sprint(keySchema(def.KeySchema)); got != want {
+			t.Errorf("key schema = %s, want %s", got, want)
+		}
+		if out.Table.BillingModeSummary == nil || out.Table.BillingModeSummary.BillingMode != types.BillingModePayPerRequest {
+			t.Errorf("billing mode = %+v, want PAY_PER_REQUEST", out.Table.BillingModeSummary)
+		}
+	})
+	t.Run("TTLOnExpiresAt", func(t *testing.T) {
+		out, err := client.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(table)})
+		if err != nil {
+			t.Skipf("endpoint does not describe TTL: %v", err)
+		}
+		d := out.TimeToLiveDescription
+		if d == nil || aws.ToString(d.AttributeName) != dynamo.TTLAttribute || d.TimeToLiveStatus != types.TimeToLiveStatusEnabled {
+			t.Errorf("TTL = %+v, want ENABLED on %s", d, dynamo.TTLAttribute)
+		}
+	})
+}
+
+func keySchema(ks []types.KeySchemaElement) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+	}
+	return out
+}
+
+func TestGetUser(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(client)
+	t.Run("ErrNotFound", func(t *testing.T) {
+		_, err := s.GetUser(ctx, newID("missing-"))
+		if userinfo.ErrorCode(err) != userinfo.ENOTFOUND {
+			t.Fatalf("err = %v, want ENOTFOUND", err)
+		}
+	})
+	t.Run("RoundTrip", func(t *testing.T) {
+		u := userinfo.User{
+			ID: newID("u-"), DomainID: newID("d-"), Name: "Zoë",
+			Email: "zoe@example.com", EmailVerified: true, AreaCode: "+33", Phone: "612345678",
+			Enabled: true, TokensRevokedAt: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC),
+			CreatedAt: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), UpdatedAt: time.Date(2025, 6, 1, 0, 0, 0, 500, time.UTC),
+		}
+		if err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Version = 1
+		if !reflect.DeepEqual(*got, u) {
+			t.Errorf("GetUser = %+v\nwant %+v", *got, u)
+		}
+	})
+}
+
+func TestUpsertUser(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(client)
+	domain := newID("d-")
+	t.Run("ReplacesAndMovesGuards", func(t *testing.T) {
+		u := seedUser(t, s, domain, "one@example.com", "+86", "13100000001")
+		next := *u
+		next.Email, next.Phone = "two@example.com", "13100000002"
+		next.CreatedAt, next.UpdatedAt = time.Time{}, time.Time{}
+		if err := s.UpsertUser(ctx, next); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Version != u.Version+1 || !got.CreatedAt.Equal(u.CreatedAt) || got.Email != "two@example.com" {
+			t.Errorf("after upsert = %+v (before %+v)", *got, *u)
+		}
+		assertGuardsMatchUsers(t, s, domain, u.ID)
+	})
+	t.Run("ErrEmailTaken", func(t *testing.T) {
+		seedUser(t, s, domain, "held@example.com", "", "")
+		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: "HELD@example.com", Enabled: true})
+		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email" {
+			t.Fatalf("err = %v, want ECONFLICT on email", err)
+		}
+	})
+	t.Run("ErrPhoneTaken", func(t *testing.T) {
+		seedUser(t, s, domain, "", "+1", "2025550100")
+		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, AreaCode: "+1", Phone: "2025550100", Enabled: true})
+		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "phone" {
+			t.Fatalf("err = %v, want ECONFLICT on phone", err)
+		}
+	})
+	t.Run("DeleteReleasesGuards", func(t *testing.T) {
+		d := newID("d-")
+		u := seedUser(t, s, d, "gone@example.com", "+86", "13100000009")
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatalf("second DeleteUser: %v", err)
+		}
+		if g, err := s.Guards(ctx, d); err != nil || len(g) != 0 {
+			t.Errorf("guards after delete = %+v, %v", g, err)
+		}
+	})
+}
+
+func TestAccount(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(client)
+	t.Run("MissingMeansAllowed", func(t *testing.T) {
+		a, err := s.GetAccount(ctx, newID("d-"))
+		if err != nil || !a.ManageEmail || !a.ManageMobile {
+			t.Fatalf("GetAccount = %+v, %v", a, err)
+		}
+	})
+	t.Run("RoundTrip", func(t *testing.T) {
+		want := userinfo.Account{DomainID: newID("d-"), ManageEmail: false, ManageMobile: true}
+		putAccount(t, s, want)
+		a, err := s.GetAccount(ctx, want.DomainID)
+		if err != nil || *a != want {
+			t.Fatalf("GetAccount = %+v, %v; want %+v", a, err, want)
+		}
+	})
+}
+
+func TestAuditRecordsByTime(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(client)
+	u := seedUser(t, s, newID("d-"), "a0@example.com", "", "")
+	// Whole and fractional seconds: RFC3339Nano would write the first as
+	// "...:05Z", which sorts after "...:05.5Z".
+	base := fixedNow.Add(-time.Hour) // whole seconds
+	times := []time.Time{base, base.Add(500 * time.Millisecond), base.Add(time.Second), base.Add(time.Minute)}
+	for i, at := range times {
+		c := change(u)
+		c.At = at
+		c.Email = ptr(fmt.Sprintf("a%d@example.com", i+1))
+		if err := s.ApplyChange(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if u, err = s.GetUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     []time.Time
+	}{
+		{"AllInOrder", base, times[3], times},
+		{"BoundsInclusive", times[1], times[2], times[1:3]},
+		{"Empty", base.Add(2 * time.Second), base.Add(3 * time.Second), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			recs, err := s.AuditRecords(ctx, u.ID, tt.from, tt.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []time.Time
+			for _, r := range recs {
+				got = append(got, r.At)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestApplyChangeConcurrentSameEmail races 20 users of one account for one
+// address. Losers that get StaleError (a TransactionConflict) re-read and
+// retry, as the service does; in the end exactly one holds the address.
+func TestApplyChangeConcurrentSameEmail(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(client)
+	domain := newID("d-")
+	const n = 20
+	users := make([]*userinfo.User, n)
+	ids := make([]string, n)
+	for i := range users {
+		users[i] = seedUser(t, s, domain, fmt.Sprintf("user%d@example.com", i), "", "")
+		ids[i] = users[i].ID
+	}
+	errs := make([]error, n)
+	var retries atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range users {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			u := users[i]
+			for attempt := 0; attempt < 10; attempt++ {
+				c := change(u)
+				c.Email = ptr("Wanted@example.com")
+				errs[i] = s.ApplyChange(ctx, c)
+				var stale *userinfo.StaleError
+				if !errors.As(errs[i], &stale) {
+					return
+				}
+				retries.Add(1)
+				if u, errs[i] = s.GetUser(ctx, u.ID); errs[i] != nil {
+					return
+				}
+			}
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+
+	winners := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			winners++
+		case userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email":
+			t.Errorf("user %d: %v, want success or ECONFLICT", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d winners, want exactly 1", winners)
+	}
+	t.Logf("%d StaleError retries along the way", retries.Load())
+	assertGuardsMatchUsers(t, s, domain, ids...)
+}
+
+// assertGuardsMatchUsers checks the uniqueness invariant of an account:
+// every value of the given users has a guard owned by that user, and every
+// guard of the account belongs to a value a user holds.
+func assertGuardsMatchUsers(t *testing.T, s *dynamo.Store, domain string, ids ...string) {
+	t.Helper()
+	ctx := context.Background()
+	want := map[dynamo.Guard]bool{}
+	for _, id := range ids {
+		u, err := s.GetUser(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Email != "" {
+			want[dynamo.Guard{Kind: dynamo.GuardEmail, Value: userinfo.EmailKey(u.Email), UserID: id, DomainID: domain}] = true
+		}
+		if u.Phone != "" {
+			want[dynamo.Guard{Kind: dynamo.GuardPhone, Value: userinfo.PhoneKey(u.AreaCode, u.Phone), UserID: id, DomainID: domain}] = true
+		}
+	}
+	guards, err := s.Guards(ctx, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[dynamo.Guard]bool{}
+	for _, g := range guards {
+		got[g] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("guards = %v\nwant %v", got, want)
+	}
+}
+
+// recordingClient returns a client that notes the name of every operation
+// it is asked to call.
+func recordingClient(t *testing.T) (*dynamodb.Client, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	record := func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordOperation",
+			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+				mu.Lock()
+				seen[awsmiddleware.GetOperationName(ctx)] = true
+				mu.Unlock()
+				return next.HandleInitialize(ctx, in)
+			}), middleware.Before)
+	}
+	rc, err := dynamo.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		var ops []string
+		for op := range seen {
+			ops = append(ops, op)
+		}
+		sort.Strings(ops)
+		return ops
+	}
+}
+
+// TestOperations checks that the exported operation lists are exactly what
+// the code calls, so an IAM policy derived from them is neither short nor
+// loose.
+func TestOperations(t *testing.T) {
+	ctx := context.Background()
+	t.Run("RequestPath", func(t *testing.T) {
+		rc, seen := recordingClient(t)
+		seed := newStore(client)
+		domain := newID("d-")
+		u := seedUser(t, seed, domain, "ops@example.com", "+86", "13200000000")
+		seedUser(t, seed, domain, "taken@example.com", "", "")
+
+		s := newStore(rc)
+		if _, err := s.GetUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		// Taken, applied, then stale: every branch of ApplyChange.
+		for _, email := range []string{"taken@example.com", "new@example.com", "stale@example.com"} {
+			c := change(u)
+			c.Email = ptr(email)
+			c.AreaCode, c.Phone = ptr("+86"), ptr("13200000001")
+			_ = s.ApplyChange(ctx, c)
+		}
+		if got := seen(); !reflect.DeepEqual(got, dynamo.Operations()) {
+			t.Errorf("request path called %v, Operations() = %v", got, dynamo.Operations())
+		}
+	})
+	t.Run("Seeding", func(t *testing.T) {
+		rc, seen := recordingClient(t)
+		name := newID("seed-table-")
+		if err := dynamo.CreateTable(ctx, rc, name); err != nil {
+			t.Fatal(err)
+		}
+		s := dynamo.New(rc, name, dynamo.Options{})
+		domain := newID("d-")
+		u := userinfo.User{ID: newID("u-"), DomainID: domain, Email: "seed@example.com", Enabled: true}
+		if err := s.UpsertUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PutAccount(ctx, userinfo.Account{DomainID: domain}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GetAccount(ctx, domain); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Guards(ctx, domain); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AuditRecords(ctx, u.ID, fixedNow, fixedNow); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteUser(ctx, u.ID); err != nil {
+			t.Fatal(err)
+		}
+		want := append(dynamo.Operations(), dynamo.SeedOperations()...)
+		sort.Strings(want)
+		if got := seen(); !reflect.DeepEqual(got, want) {
+			t.Errorf("seeding called %v, want Operations()+SeedOperations() = %v", got, want)
+		}
+	})
+}
