@@ -133,7 +133,10 @@ func start(ctx context.Context, java, dir string, port int, opts Options) (*Inst
 	cmd.Stderr = writers(opts.Stderr, stderrTail)
 	// Its own process group, so Stop and ctx cancellation reach anything
 	// the JVM forks, and a Ctrl-C on the terminal does not race our Stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: if we die without calling Stop (a test binary killed on
+	// timeout, a SIGKILLed dev server), the kernel kills Java too instead of
+	// leaving a 200 MB orphan holding the port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return killGroup(cmd, syscall.SIGKILL) }
 	// Output goes through pipes copied by goroutines; do not let Wait hang
 	// on them if a grandchild keeps them open.

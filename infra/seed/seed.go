@@ -7,6 +7,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -65,7 +66,13 @@ func Parse(r io.Reader) (Data, error) {
 	dec := func(v any) error {
 		dj := json.NewDecoder(bytes.NewReader(trimmed))
 		dj.DisallowUnknownFields()
-		return dj.Decode(v)
+		if err := dj.Decode(v); err != nil {
+			return err
+		}
+		if dj.More() {
+			return errors.New("unexpected data after the first JSON value")
+		}
+		return nil
 	}
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		err = dec(&d.Users)

@@ -1,0 +1,50 @@
+package app_test
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/iam-userinfo/userinfo/internal/app"
+)
+
+func TestLoadConfig(t *testing.T) {
+	valid := map[string]string{
+		"TABLE_NAME":    "users",
+		"AUTH_JWKS_URL": "https://iam.example.com/jwks.json",
+		"AUTH_ISSUER":   "https://iam.example.com",
+		"AUTH_AUDIENCE": "iam-userinfo",
+	}
+	with := func(k, v string) func(string) string {
+		return func(name string) string {
+			if name == k {
+				return v
+			}
+			return valid[name]
+		}
+	}
+	cfg, err := app.LoadConfig(with("LOG_LEVEL", "debug"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TableName != "users" || cfg.JWKSURL != valid["AUTH_JWKS_URL"] || cfg.Issuer != valid["AUTH_ISSUER"] || cfg.Audience != valid["AUTH_AUDIENCE"] || cfg.LogLevel != slog.LevelDebug {
+		t.Errorf("cfg = %+v", cfg)
+	}
+
+	tests := []struct{ name, variable, value string }{
+		{"ErrNoTable", "TABLE_NAME", ""},
+		{"ErrNoJWKS", "AUTH_JWKS_URL", ""},
+		{"ErrPlainHTTPJWKS", "AUTH_JWKS_URL", "http://iam.example.com/jwks.json"},
+		{"ErrNoIssuer", "AUTH_ISSUER", ""},
+		{"ErrBlankAudience", "AUTH_AUDIENCE", "  "},
+		{"ErrLogLevel", "LOG_LEVEL", "loud"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := app.LoadConfig(with(tt.variable, tt.value))
+			if err == nil || !strings.Contains(err.Error(), tt.variable) {
+				t.Errorf("err = %v, want one naming %s", err, tt.variable)
+			}
+		})
+	}
+}
