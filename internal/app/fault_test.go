@@ -113,13 +113,13 @@ func TestUnexpectedStoreErrorIs500(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	e := &apiEnv{t: t, url: srv.URL, key: key, logs: logs}
+	t.Cleanup(e.checkLogs)
 	r := e.put(path(aliceID), e.token(aliceID, domainA), userBody(`"email":"x@example.com"`))
-	b := wantError(t, r, http.StatusInternalServerError, "IAM.0006")
+	wantError(t, r, http.StatusInternalServerError, "IAM.0006")
 	if strings.Contains(r.body, "no-such-table") || strings.Contains(r.body, "ResourceNotFound") {
 		t.Errorf("the 500 body leaks internals: %s", r.body)
 	}
 	if !strings.Contains(logs.String(), "ResourceNotFound") {
 		t.Errorf("the log lacks the cause of the 500: %s", logs.String())
 	}
-	_ = b
 }
