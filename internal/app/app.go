@@ -31,7 +31,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 	if err != nil {
 		return nil, err
 	}
-	store := dynamo.New(client, cfg.TableName, dynamo.Options{})
+	store := dynamo.New(client, cfg.TableName, dynamo.Options{AuditRetention: cfg.AuditRetention})
 	svc := userinfo.NewService(store, nil)
 	return httpapi.NewServer(logger, httpapi.Config{}, verifier, svc), nil
 }

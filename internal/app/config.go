@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything the API reads from its environment.
@@ -17,12 +19,19 @@ type Config struct {
 	Issuer    string // AUTH_ISSUER
 	Audience  string // AUTH_AUDIENCE
 	LogLevel  slog.Level
+	// AuditRetention is how long audit records are kept before the table's
+	// TTL deletes them: AUDIT_RETENTION_DAYS, default 400 (13 months, so a
+	// yearly review always finds the whole previous year).
+	AuditRetention time.Duration
 }
+
+// DefaultAuditRetentionDays is the retention when AUDIT_RETENTION_DAYS is unset.
+const DefaultAuditRetentionDays = 400
 
 // Variables lists every environment variable the API reads itself, so a test
 // can compare it with the SAM template. The SDK reads its own (AWS_REGION,
 // AWS_ENDPOINT_URL_DYNAMODB, credentials), which the Lambda runtime provides.
-var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL"}
+var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL", "AUDIT_RETENTION_DAYS"}
 
 // LoadConfig reads the configuration through getenv. It returns an error
 // naming the first variable that is missing or invalid.
@@ -45,6 +54,14 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "file://") {
 		return Config{}, fmt.Errorf("AUTH_JWKS_URL must be an https:// or file:// URL")
+	}
+	c.AuditRetention = DefaultAuditRetentionDays * 24 * time.Hour
+	if v := getenv("AUDIT_RETENTION_DAYS"); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 1 || days > 36500 {
+			return Config{}, fmt.Errorf("AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, not %q", v)
+		}
+		c.AuditRetention = time.Duration(days) * 24 * time.Hour
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {

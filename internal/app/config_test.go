@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iam-userinfo/userinfo/internal/app"
 )
@@ -30,6 +31,12 @@ func TestLoadConfig(t *testing.T) {
 	if cfg.TableName != "users" || cfg.JWKSURL != valid["AUTH_JWKS_URL"] || cfg.Issuer != valid["AUTH_ISSUER"] || cfg.Audience != valid["AUTH_AUDIENCE"] || cfg.LogLevel != slog.LevelDebug {
 		t.Errorf("cfg = %+v", cfg)
 	}
+	if cfg.AuditRetention != app.DefaultAuditRetentionDays*24*time.Hour {
+		t.Errorf("default audit retention = %v", cfg.AuditRetention)
+	}
+	if cfg, _ := app.LoadConfig(with("AUDIT_RETENTION_DAYS", "30")); cfg.AuditRetention != 30*24*time.Hour {
+		t.Errorf("AUDIT_RETENTION_DAYS=30 gave %v", cfg.AuditRetention)
+	}
 
 	tests := []struct{ name, variable, value string }{
 		{"ErrNoTable", "TABLE_NAME", ""},
@@ -38,6 +45,8 @@ func TestLoadConfig(t *testing.T) {
 		{"ErrNoIssuer", "AUTH_ISSUER", ""},
 		{"ErrBlankAudience", "AUTH_AUDIENCE", "  "},
 		{"ErrLogLevel", "LOG_LEVEL", "loud"},
+		{"ErrRetentionNotNumber", "AUDIT_RETENTION_DAYS", "a year"},
+		{"ErrRetentionZero", "AUDIT_RETENTION_DAYS", "0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
