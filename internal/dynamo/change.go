@@ -299,6 +299,21 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 		}
 		return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")
 	}
+	if err := t.guardCancelled(c.User.ID, tce); err != nil {
+		return err
+	}
+	if code, _ := t.reason(tce, roleAudit); code == codeConditionFailed {
+		return errorf("TransactWriteItems: user %s: audit record key already exists", c.User.ID)
+	}
+	return classify("TransactWriteItems", err)
+}
+
+// guardCancelled returns the error for a transaction of userID cancelled by
+// one of its guard items, or nil when no guard failed: ECONFLICT naming the
+// field when a new value is held by another user, and a plain error when the
+// guard of the user's current value is (an invariant is broken; not the
+// caller's fault).
+func (t *tx) guardCancelled(userID string, tce *types.TransactionCanceledException) error {
 	if code, _ := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
 		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "email", Message: "The email address is already in use."}
 	}
@@ -307,15 +322,10 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 	}
 	for _, r := range []role{roleOldEmailGuard, roleOldPhoneGuard} {
 		if code, _ := t.reason(tce, r); code == codeConditionFailed {
-			// The guard of the user's current value belongs to someone
-			// else: an invariant is broken. Not the caller's fault.
-			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", c.User.ID, guardKind(r))
+			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", userID, guardKind(r))
 		}
 	}
-	if code, _ := t.reason(tce, roleAudit); code == codeConditionFailed {
-		return errorf("TransactWriteItems: user %s: audit record key already exists", c.User.ID)
-	}
-	return classify("TransactWriteItems", err)
+	return nil
 }
 
 func guardKind(r role) string {

@@ -84,16 +84,8 @@ func (s *Store) upsertOnce(ctx context.Context, u userinfo.User) error {
 	if hasCode(tce, cancellationThrottleCodes) {
 		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", u.ID, err), msgUnavailable)
 	}
-	if code, _ := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
-		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "email", Message: "The email address is already in use."}
-	}
-	if code, _ := t.reason(tce, roleNewPhoneGuard); code == codeConditionFailed {
-		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "phone", Message: "The mobile number is already in use."}
-	}
-	for _, r := range []role{roleOldEmailGuard, roleOldPhoneGuard} {
-		if code, _ := t.reason(tce, r); code == codeConditionFailed {
-			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", u.ID, guardKind(r))
-		}
+	if err := t.guardCancelled(u.ID, tce); err != nil {
+		return err
 	}
 	return classify("TransactWriteItems", err)
 }
