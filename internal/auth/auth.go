@@ -70,6 +70,10 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CacheSize is how many verified tokens are remembered so a repeated
+	// token skips the signature check; zero means DefaultCacheSize, a
+	// negative value turns the cache off.
+	CacheSize int
 	// Logger receives failed background JWKS refreshes; nil means
 	// slog.Default(). The API passes its own JSON logger so that an issuer
 	// outage shows in the same log stream as the requests it affects.
@@ -82,6 +86,8 @@ type Config struct {
 type Verifier struct {
 	keys   keyfunc.Keyfunc
 	parser *jwt.Parser
+	cache  *tokenCache
+	leeway time.Duration
 }
 
 // NewVerifier validates cfg and returns a Verifier for it. For a file://
@@ -131,8 +137,14 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
 	}
+	cache, err := newTokenCache(cfg.CacheSize, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
 	return &Verifier{
-		keys: keys,
+		keys:   keys,
+		cache:  cache,
+		leeway: cfg.Leeway,
 		// One parser for the process: it is immutable once built, so sharing
 		// it across concurrent requests is safe and costs nothing per call.
 		parser: jwt.NewParser(

@@ -1,5 +1,13 @@
 package auth
 
+import (
+	"context"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
+	"github.com/golang-jwt/jwt/v5"
+)
+
 // Causes the tests assert on, so that a rejection is known to be for the
 // reason the case is about and not for another one.
 var (
@@ -11,3 +19,30 @@ var (
 	ErrNoSubject  = errNoSubject
 	ErrNoDomainID = errNoDomainID
 )
+
+// CountKeyLookups replaces v's key source with one that counts how often a
+// token's key is looked up, which is once per signature check: the cache
+// tests observe through it which tokens were verified from scratch.
+func CountKeyLookups(v *Verifier) *int {
+	n := new(int)
+	v.keys = &countingKeys{inner: v.keys, n: n}
+	return n
+}
+
+type countingKeys struct {
+	inner keyfunc.Keyfunc
+	n     *int
+}
+
+func (c *countingKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
+	*c.n++
+	return c.inner.KeyfuncCtx(ctx)
+}
+
+func (c *countingKeys) Keyfunc(t *jwt.Token) (any, error) { return c.inner.Keyfunc(t) }
+
+func (c *countingKeys) Storage() jwkset.Storage { return c.inner.Storage() }
+
+func (c *countingKeys) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
+	return c.inner.VerificationKeySet(ctx)
+}

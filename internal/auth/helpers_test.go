@@ -184,11 +184,19 @@ func (k *testKey) sign(t testing.TB, claims jwt.MapClaims, header map[string]any
 // file, with the test clock.
 func fileVerifier(t testing.TB) *auth.Verifier {
 	t.Helper()
+	return fileVerifierWith(t, 0, fixedNow)
+}
+
+// fileVerifierWith is fileVerifier with a token cache of cacheSize entries
+// (negative: off) and the clock now.
+func fileVerifierWith(t testing.TB, cacheSize int, now func() time.Time) *auth.Verifier {
+	t.Helper()
 	v, err := auth.NewVerifier(t.Context(), auth.Config{
-		JWKSURL:  writeJWKS(t, jwksJSON(t, keys().published()...)),
-		Issuer:   testIssuer,
-		Audience: testAudience,
-		Now:      fixedNow,
+		JWKSURL:   writeJWKS(t, jwksJSON(t, keys().published()...)),
+		Issuer:    testIssuer,
+		Audience:  testAudience,
+		Now:       now,
+		CacheSize: cacheSize,
 	})
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha256"
 	"errors"
 
 	"github.com/MicahParks/jwkset"
@@ -99,6 +100,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (userinfo.Principal
 	// an interface. The closure stays on the stack; it carries the request's
 	// ctx to the key lookup, which may fetch the JWKS for an unknown kid and
 	// must then honour the request's deadline.
+	key := sha256.Sum256([]byte(token))
+	if p, ok := v.cache.get(key); ok {
+		return p, nil
+	}
 	var c claims
 	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
 		return v.key(ctx, t)
@@ -112,7 +117,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (userinfo.Principal
 		}
 		return userinfo.Principal{}, unauthorized(msgInvalid, cause(err))
 	}
-	return userinfo.Principal{UserID: c.Subject, DomainID: c.DomainID, IssuedAt: c.IssuedAt.Time}, nil
+	p := userinfo.Principal{UserID: c.Subject, DomainID: c.DomainID, IssuedAt: c.IssuedAt.Time}
+	v.cache.add(key, p, c.ExpiresAt.Time, v.leeway)
+	return p, nil
 }
 
 // key returns the JWKS key for t's kid. The parser has already checked the
