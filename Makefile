@@ -8,10 +8,15 @@ SHELL := /bin/bash
 
 DDB_LOCAL_VERSION := 11.1.0
 STATICCHECK_VERSION := v0.8.2
+# The Lambda Runtime Interface Emulator: what sam local invoke runs in its
+# container; make invoke and the tests run it here, without Docker.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 DDB_PORT ?= 8000
 PORT ?= 3000
 DOMAIN ?= d-demo
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags '-s -w'
+# The architecture of local runs (make invoke): this machine's.
+LOCAL_ARCH := $(shell go env GOARCH 2>/dev/null || echo amd64)
 
 CACHE := $(CURDIR)/.cache
 DDB_DIR := $(CACHE)/ddblocal
@@ -37,11 +42,17 @@ $(DDB_DIR)/.installed: | check-tools
 	@touch $@
 
 .PHONY: deps
-deps: check-tools $(DDB_DIR)/.installed ## Install what run and test need (Go modules, DynamoDB Local).
+deps: check-tools $(DDB_DIR)/.installed $(BIN)/aws-lambda-rie ## Install what run and test need (Go modules, DynamoDB Local, aws-lambda-rie).
 	@go mod download
 
 $(BIN)/staticcheck:
 	@GOBIN=$(BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(BIN)/aws-lambda-rie:
+	@GOBIN=$(BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+.PHONY: rie
+rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into bin/.
 
 .PHONY: run
 run: deps ## Start DynamoDB Local, seed demo users and serve the API on 127.0.0.1:$(PORT).
@@ -60,15 +71,32 @@ token: ## Print a token for the local key: make token USER=<id> [DOMAIN=<id>]
 	@go run ./infra/cmd/token -user "$(USER)" -domain "$(DOMAIN)"
 
 .PHONY: build
-build: ## Build bootstrap for Lambda (arm64) into bin/arm64.
-	@mkdir -p $(BIN)/arm64
-	@CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(BIN)/arm64/bootstrap ./functions/userinfo
-	@ls -l $(BIN)/arm64/bootstrap
+build: ## Build bootstrap for Lambda into bin/arm64 (deployed) and bin/amd64 (local runs).
+	@for arch in arm64 amd64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build $(GOFLAGS_LAMBDA) -o $(BIN)/$$arch/bootstrap ./functions/userinfo; \
+	done
+	@ls -l $(BIN)/arm64/bootstrap $(BIN)/amd64/bootstrap
 
-# sam build with BuildMethod: makefile calls this target with ARTIFACTS_DIR set.
+.PHONY: build-local
+build-local:
+	@CGO_ENABLED=0 GOOS=linux GOARCH=$(LOCAL_ARCH) go build $(GOFLAGS_LAMBDA) -o $(BIN)/$(LOCAL_ARCH)/bootstrap ./functions/userinfo
+
+# sam build with BuildMethod: makefile calls this target with ARTIFACTS_DIR
+# set: the same build as make build's arm64 one.
 .PHONY: build-UserInfoFunction
 build-UserInfoFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/userinfo
+
+.PHONY: events
+events: ## Render events/*.json with fresh local tokens into .local/events (for sam local invoke -e).
+	@go run ./infra/cmd/events -src events -dst .local/events
+
+# Against make run's DynamoDB Local (same DDB_PORT, TABLE_NAME, AUTH_*), or
+# one of its own when none answers; the response on stdout, logs on stderr.
+.PHONY: invoke
+invoke: deps build-local ## Invoke the real bootstrap under aws-lambda-rie: make invoke EVENT=events/success.json
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json" >&2; exit 1; }
+	@go run ./infra/cmd/invoke -event "$(EVENT)" -bootstrap $(BIN)/$(LOCAL_ARCH)/bootstrap -rie $(BIN)/aws-lambda-rie
 
 .PHONY: lint
 lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck and cfn-lint.
@@ -82,6 +110,31 @@ lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck and cfn-lint.
 .PHONY: test
 test: deps lint ## The whole suite: lint, unit and integration tests (race detector on).
 	go test -race -count=1 ./...
+
+# make test runs the contention test at a CI size (internal/app TestContention);
+# this runs the same generator and checks at full size. DynamoDB Local serves
+# about 60 requests a second on 2 cores: 20,000 take about 5 minutes.
+LOAD_REQUESTS ?= 20000
+LOAD_CLIENTS ?= 64
+.PHONY: loadtest
+loadtest: deps ## Contention load on DynamoDB Local, then check the table: [LOAD_REQUESTS=20000 LOAD_CLIENTS=64]
+	@go run ./infra/cmd/loadtest -requests $(LOAD_REQUESTS) -clients $(LOAD_CLIENTS)
+
+# go test (and so make test) runs only the fuzz targets' seed corpora
+# (testdata/fuzz/<target>); this searches further, FUZZTIME per target, one
+# after another: go test -fuzz takes one target per run. A failing input
+# is saved under testdata/fuzz/<target> and then replayed by go test.
+# Minimising each new input is capped: on the 32 KiB seeds Go's default (60 s)
+# would spend the whole FUZZTIME shrinking instead of searching.
+FUZZTIME ?= 20s
+FUZZ_TARGETS := FuzzDecodeUpdate:./internal/httpapi FuzzHandler:./internal/httpapi \
+	FuzzEvent:./internal/lambdaproxy FuzzInvoke:./internal/lambdaproxy
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME: make fuzz [FUZZTIME=20s]
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} in $${t#*:} for $(FUZZTIME)"; \
+	  go test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s "$${t#*:}"; \
+	done
 
 .PHONY: clean
 clean: ## Remove build output and the local cache (DynamoDB Local, keys).

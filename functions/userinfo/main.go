@@ -1,6 +1,7 @@
 // Command userinfo is the Lambda function behind
 // PUT /v3.0/OS-USER/users/{user_id}/info. It only wires: configuration,
-// the handler, and the API Gateway adapter.
+// the handler, and the Lambda front door (lambdaproxy), which serves REST
+// API, HTTP API and function URL events alike.
 package main
 
 import (
@@ -10,9 +11,9 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/lambdaproxy"
 )
 
 func main() {
@@ -30,10 +31,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return err
 	}
-	h, err := app.New(ctx, cfg, app.NewLogger(stdout, cfg.LogLevel))
+	logger := app.NewLogger(stdout, cfg.LogLevel)
+	h, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	lambda.StartWithOptions(httpadapter.New(h).ProxyWithContext, lambda.WithContext(ctx))
+	lambda.StartWithOptions(lambdaproxy.New(h, logger), lambda.WithContext(ctx))
 	return nil
 }

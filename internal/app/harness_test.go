@@ -42,7 +42,13 @@ func runTests(m *testing.M) int {
 	for k, v := range ddblocal.ClientEnv(ddbEndpoint) {
 		os.Setenv(k, v)
 	}
-	return m.Run()
+	code := m.Run()
+	// After every test, whatever each one checked of its own logs: the
+	// whole run's logs against every secret any test used.
+	if !runLogs.check(os.Stderr) && code == 0 {
+		code = 1
+	}
+	return code
 }
 
 // lockedBuffer collects the JSON log lines of one test's API.
@@ -52,6 +58,7 @@ type lockedBuffer struct {
 }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
+	runLogs.write(p)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
@@ -74,14 +81,18 @@ type apiEnv struct {
 	key    *devkeys.Key
 	logs   *lockedBuffer
 
+	// handler is what url serves; the Lambda front door wraps it.
+	handler http.Handler
+
 	mu      sync.Mutex
 	secrets []string // every token, email and phone the test used: never to be logged
 }
 
 // newEnv builds the API on a new table. Unless endpoint is empty, the API's
 // DynamoDB client talks to endpoint instead (a fault proxy) while the test's
-// own client keeps talking to DynamoDB Local.
-func newEnv(t *testing.T, endpoint string) *apiEnv {
+// own client keeps talking to DynamoDB Local. env holds extra NAME=value
+// settings for the API's configuration (AUDIT_RETENTION_DAYS=7, say).
+func newEnv(t *testing.T, endpoint string, env ...string) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
 	client, err := dynamo.NewClient(ctx)
@@ -102,15 +113,18 @@ func newEnv(t *testing.T, endpoint string) *apiEnv {
 	if endpoint != "" {
 		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
 	}
-	cfg, err := app.LoadConfig(func(name string) string {
-		return map[string]string{
-			"TABLE_NAME":    table,
-			"AUTH_JWKS_URL": key.JWKSURL(),
-			"AUTH_ISSUER":   devkeys.DefaultIssuer,
-			"AUTH_AUDIENCE": devkeys.DefaultAudience,
-			"LOG_LEVEL":     "debug",
-		}[name]
-	})
+	vars := map[string]string{
+		"TABLE_NAME":    table,
+		"AUTH_JWKS_URL": key.JWKSURL(),
+		"AUTH_ISSUER":   devkeys.DefaultIssuer,
+		"AUTH_AUDIENCE": devkeys.DefaultAudience,
+		"LOG_LEVEL":     "debug",
+	}
+	for _, kv := range env {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+	}
+	cfg, err := app.LoadConfig(func(name string) string { return vars[name] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +137,7 @@ func newEnv(t *testing.T, endpoint string) *apiEnv {
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	e.url = srv.URL
+	e.url, e.handler = srv.URL, h
 	t.Cleanup(e.checkLogs)
 	return e
 }
@@ -136,6 +150,7 @@ func randomID() string {
 
 // secret records a value that must never appear in the logs.
 func (e *apiEnv) secret(v ...string) {
+	runLogs.addSecrets(v...)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.secrets = append(e.secrets, v...)

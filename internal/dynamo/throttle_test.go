@@ -3,14 +3,8 @@ package dynamo_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,46 +13,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/iam-userinfo/userinfo/infra/faultproxy"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// faultProxy stands in front of DynamoDB Local, which never throttles. Until
-// fault is cleared it answers every request with status and body; then it
-// forwards. It counts the requests it answers itself.
-type faultProxy struct {
-	*httptest.Server
-	status   int
-	body     string
-	faulty   atomic.Bool
-	attempts atomic.Int32
-}
-
-func newFaultProxy(t *testing.T, status int, body string) *faultProxy {
+// newProxy returns a fault proxy in front of DynamoDB Local, stopped when
+// the test ends.
+func newProxy(t *testing.T, rules ...faultproxy.Rule) *faultproxy.Proxy {
 	t.Helper()
-	target, err := url.Parse(endpoint)
+	p, err := faultproxy.New(endpoint, rules...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{status: status, body: body}
-	rp := httputil.NewSingleHostReverseProxy(target)
-	// httptest binds 127.0.0.1 only.
-	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !p.faulty.Load() {
-			rp.ServeHTTP(w, r)
-			return
-		}
-		p.attempts.Add(1)
-		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		w.WriteHeader(p.status)
-		_, _ = w.Write([]byte(p.body))
-	}))
 	t.Cleanup(p.Close)
 	return p
-}
-
-func awsError(typ, extra string) string {
-	return `{"__type":"com.amazonaws.dynamodb.v20120810#` + typ + `","message":"injected by the test proxy"` + extra + `}`
 }
 
 // clientAt returns a client whose endpoint is url, configured the way
@@ -82,52 +51,56 @@ func TestFaultsAreUnavailable(t *testing.T) {
 		c.Email = ptr("other@example.com")
 		return s.ApplyChange(context.Background(), c)
 	}
-	txThrottled := awsError("TransactionCanceledException",
-		`,"CancellationReasons":[{"Code":"ThrottlingError","Message":"Throughput exceeds the current capacity of your table or index."},{"Code":"None"},{"Code":"None"},{"Code":"None"},{"Code":"None"}]`)
+	const get, transact = "GetItem", "TransactWriteItems"
 
 	tests := []struct {
 		name         string
-		status       int
-		body         string
-		call         func(*dynamo.Store) error
+		fault        faultproxy.Fault
+		op           string
 		opts         []func(*config.LoadOptions) error
-		wantAttempts int32
+		wantAttempts int
 	}{
-		{"ProvisionedThroughputExceeded", 400, awsError("ProvisionedThroughputExceededException", ""), getUser, nil, dynamo.DefaultMaxAttempts},
-		{"ThrottlingException", 400, awsError("ThrottlingException", ""), getUser, nil, dynamo.DefaultMaxAttempts},
-		{"RequestLimitExceeded", 400, awsError("RequestLimitExceeded", ""), applyChange, nil, dynamo.DefaultMaxAttempts},
-		{"HTTP500", 500, awsError("InternalServerError", ""), applyChange, nil, dynamo.DefaultMaxAttempts},
-		{"HTTP503NoBody", 503, "", getUser, nil, dynamo.DefaultMaxAttempts},
+		{"ProvisionedThroughputExceeded", faultproxy.ProvisionedThroughputExceeded, get, nil, dynamo.DefaultMaxAttempts},
+		{"ThrottlingException", faultproxy.Throttling, get, nil, dynamo.DefaultMaxAttempts},
+		{"RequestLimitExceeded", faultproxy.RequestLimitExceeded, transact, nil, dynamo.DefaultMaxAttempts},
+		{"HTTP500", faultproxy.InternalServerError, transact, nil, dynamo.DefaultMaxAttempts},
+		{"HTTP503NoBody", faultproxy.Error(503, ""), get, nil, dynamo.DefaultMaxAttempts},
+		{"ConnectionReset", faultproxy.ConnectionReset, get, nil, dynamo.DefaultMaxAttempts},
 		// Not retried by the SDK: a cancelled transaction is an answer.
-		{"TransactionThrottled", 400, txThrottled, applyChange, nil, 1},
-		{"AttemptsCutByOption", 400, awsError("ThrottlingException", ""), getUser,
-			[]func(*config.LoadOptions) error{dynamo.WithMaxAttempts(1)}, 1},
+		{"TransactionThrottled", faultproxy.TransactionCanceled(faultproxy.ReasonThrottling), transact, nil, 1},
+		{"AttemptsCutByOption", faultproxy.Throttling, get, []func(*config.LoadOptions) error{dynamo.WithMaxAttempts(1)}, 1},
 		// A retry bucket that cannot pay for one throttle retry (5 tokens):
 		// the SDK gives up with ratelimit.QuotaExceededError.
-		{"RetryQuotaExhausted", 400, awsError("ThrottlingException", ""), getUser,
+		{"RetryQuotaExhausted", faultproxy.Throttling, get,
 			[]func(*config.LoadOptions) error{config.WithRetryer(func() aws.Retryer {
 				return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.NewTokenRateLimit(1) })
 			})}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newFaultProxy(t, tt.status, tt.body)
-			s := clientAt(t, p.URL, tt.opts...)
+			p := newProxy(t)
+			s := clientAt(t, p.URL(), tt.opts...)
 			// Through the proxy, unfaulted, the store works: the faults
 			// below are the proxy's, not a broken setup.
 			if err := getUser(s); err != nil {
 				t.Fatalf("through the proxy: %v", err)
 			}
-			p.faulty.Store(true)
+			if err := p.SetRules(faultproxy.Rule{Fault: tt.fault}); err != nil {
+				t.Fatal(err)
+			}
+			call := getUser
+			if tt.op == transact {
+				call = applyChange
+			}
 
 			begin := time.Now()
-			err := tt.call(s)
+			err := call(s)
 			elapsed := time.Since(begin)
 
 			if userinfo.ErrorCode(err) != userinfo.EUNAVAILABLE || userinfo.ErrorMessage(err) != "The user store is temporarily unavailable." {
 				t.Fatalf("err = %v, want EUNAVAILABLE", err)
 			}
-			if got := p.attempts.Load(); got != tt.wantAttempts {
+			if got := p.Requests(tt.op); got != tt.wantAttempts {
 				t.Errorf("%d attempts reached the proxy, want %d", got, tt.wantAttempts)
 			}
 			// Three attempts with at most 100 ms between them; the SDK's
@@ -139,6 +112,25 @@ func TestFaultsAreUnavailable(t *testing.T) {
 				t.Errorf("err = %v, want QuotaExceededError in its chain", err)
 			}
 		})
+	}
+}
+
+// TestTransactionConflictIsStale: DynamoDB cancels a transaction that
+// collides with another one in flight. The store must report a race (so
+// the service recomputes), not a failure, and not retry by itself.
+func TestTransactionConflictIsStale(t *testing.T) {
+	seed := newStore(client)
+	u := seedUser(t, seed, newID("d-"), "conflict@example.com", "", "")
+	p := newProxy(t, faultproxy.Rule{Op: "TransactWriteItems", Fault: faultproxy.TransactionCanceled(faultproxy.ReasonTransactionConflict)})
+	c := change(u)
+	c.Email = ptr("other@example.com")
+	err := clientAt(t, p.URL()).ApplyChange(context.Background(), c)
+	var stale *userinfo.StaleError
+	if !errors.As(err, &stale) || stale.Current != nil {
+		t.Fatalf("err = %v, want *StaleError without a current user", err)
+	}
+	if n := p.Requests("TransactWriteItems"); n != 1 {
+		t.Errorf("%d attempts, want 1", n)
 	}
 }
 
@@ -162,17 +154,9 @@ func TestUnreachableIsUnavailable(t *testing.T) {
 }
 
 func TestDeadlineIsUnavailable(t *testing.T) {
-	// A proxy that never answers in time: the handler's deadline decides.
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The server notices a gone client only once the body is read.
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
-		}
-	}))
-	defer slow.Close()
-	s := clientAt(t, slow.URL)
+	// An answer that never comes in time: the caller's deadline decides.
+	p := newProxy(t, faultproxy.Rule{Fault: faultproxy.Delay(5 * time.Second)})
+	s := clientAt(t, p.URL())
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
@@ -189,45 +173,34 @@ func TestDeadlineIsUnavailable(t *testing.T) {
 }
 
 // TestLostResponseIsIdempotent has the proxy forward a transaction to
-// DynamoDB Local, then drop its answer and send a 500, as a load balancer
-// might. The SDK retries with the same ClientRequestToken, and the change
-// must be reported as applied, once.
+// DynamoDB Local, then drop its answer (a 500, or a reset connection), as a
+// load balancer might. The SDK retries with the same ClientRequestToken,
+// and the change must be reported as applied, once.
 func TestLostResponseIsIdempotent(t *testing.T) {
-	target, _ := url.Parse(endpoint)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	var dropped atomic.Int32
-	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.Header.Get("X-Amz-Target"), ".TransactWriteItems") && dropped.Add(1) == 1 {
-			rec := httptest.NewRecorder()
-			rp.ServeHTTP(rec, r)
-			w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(awsError("InternalServerError", "")))
-			return
-		}
-		rp.ServeHTTP(w, r)
-	}))
-	defer proxy.Close()
-
-	seed := newStore(client)
-	domain := newID("d-")
-	u := seedUser(t, seed, domain, "lost@example.com", "", "")
-	s := clientAt(t, proxy.URL)
-	c := change(u)
-	c.Email = ptr("found@example.com")
-	if err := s.ApplyChange(context.Background(), c); err != nil {
-		t.Fatalf("ApplyChange after a lost response: %v", err)
+	for _, f := range []faultproxy.Fault{faultproxy.InternalServerError, faultproxy.ConnectionReset} {
+		t.Run(f.String(), func(t *testing.T) {
+			p := newProxy(t, faultproxy.Rule{Op: "TransactWriteItems", Fault: f.AfterForward(), First: 1})
+			seed := newStore(client)
+			domain := newID("d-")
+			u := seedUser(t, seed, domain, "lost@example.com", "", "")
+			s := clientAt(t, p.URL())
+			c := change(u)
+			c.Email = ptr("found@example.com")
+			if err := s.ApplyChange(context.Background(), c); err != nil {
+				t.Fatalf("ApplyChange after a lost response: %v", err)
+			}
+			if n := p.Requests("TransactWriteItems"); n != 2 {
+				t.Fatalf("%d transactions reached DynamoDB, want 2 (the lost one and its retry)", n)
+			}
+			got, err := seed.GetUser(context.Background(), u.ID)
+			if err != nil || got.Version != u.Version+1 || got.Email != "found@example.com" {
+				t.Errorf("user = %+v, %v; want one change applied", got, err)
+			}
+			recs, err := seed.AuditRecords(context.Background(), u.ID, time.Time{}, fixedNow.Add(time.Hour))
+			if err != nil || len(recs) != 1 {
+				t.Errorf("%d audit records, %v; want 1", len(recs), err)
+			}
+			assertGuardsMatchUsers(t, seed, domain, u.ID)
+		})
 	}
-	if dropped.Load() < 2 {
-		t.Fatalf("the SDK did not retry (%d transactions)", dropped.Load())
-	}
-	got, err := seed.GetUser(context.Background(), u.ID)
-	if err != nil || got.Version != u.Version+1 || got.Email != "found@example.com" {
-		t.Errorf("user = %+v, %v; want one change applied", got, err)
-	}
-	recs, err := seed.AuditRecords(context.Background(), u.ID, time.Time{}, fixedNow.Add(time.Hour))
-	if err != nil || len(recs) != 1 {
-		t.Errorf("%d audit records, %v; want 1", len(recs), err)
-	}
-	assertGuardsMatchUsers(t, seed, domain, u.ID)
 }

@@ -66,7 +66,12 @@ func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
 		buf.Grow(int(r.ContentLength))
 	}
 	// A *bytes.Buffer lets the JSON decoder parse in place, without a copy.
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	// MaxBytesReader gets net/http's own writer, not the middleware's
+	// wrapper: only through it can it make the server answer at once and
+	// close the connection, rather than first read up to 256 KiB more of
+	// the body to keep the connection (never answering a client that
+	// stalls). The Lambda adapter's writer has no such hook either way.
+	_, err := buf.ReadFrom(http.MaxBytesReader(innermost(w), r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return nil, tooLarge()
@@ -75,6 +80,17 @@ func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
 		return nil, &userinfo.Error{Code: userinfo.EINVALID, Message: "The request body could not be read in full.", Err: err}
 	}
 	return &buf, nil
+}
+
+// innermost returns the writer at the end of w's Unwrap chain.
+func innermost(w http.ResponseWriter) http.ResponseWriter {
+	for {
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }
 
 func tooLarge() error {

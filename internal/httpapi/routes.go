@@ -11,6 +11,11 @@ import (
 // userInfoPath is the one resource of the API.
 const userInfoPath = "/v3.0/OS-USER/users/{user_id}/info"
 
+// Route is the API's one route as "METHOD path", in ServeMux's pattern
+// syntax, which is also API Gateway's ({user_id} is a path parameter). The
+// SAM template must declare exactly this route; a test compares the two.
+const Route = http.MethodPut + " " + userInfoPath
+
 // addRoutes lists the whole API surface.
 //
 // The method-less twin of the PUT route exists only to answer 405 with a
@@ -18,7 +23,7 @@ const userInfoPath = "/v3.0/OS-USER/users/{user_id}/info"
 // catches every other path for a JSON 404. A method-specific pattern is
 // more specific than a method-less one, so the three never conflict.
 func addRoutes(mux *http.ServeMux, cfg Config, auth Authenticator, svc *userinfo.Service) {
-	mux.Handle("PUT "+userInfoPath, routed(handlePutUserInfo(cfg, auth, svc)))
+	mux.Handle(Route, routed(handlePutUserInfo(cfg, auth, svc)))
 	mux.Handle(userInfoPath, routed(handleMethodNotAllowed(http.MethodPut)))
 	// Not routed: the log shows an empty route for a path the API lacks,
 	// so a dashboard grouped by route does not lump scanners under "/".

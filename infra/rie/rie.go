@@ -1,0 +1,330 @@
+// Package rie runs a Lambda bootstrap under the AWS Lambda Runtime Interface
+// Emulator (aws-lambda-rie), the program `sam local invoke` runs inside its
+// container, so the real function binary can be invoked here without Docker.
+//
+// The emulator's defaults are unusable as they are: it listens on
+// 0.0.0.0:8080 and :9001. Start always binds both of its addresses to
+// 127.0.0.1 on free ports.
+package rie
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// PathEnv names the variable that may hold the emulator's path.
+const PathEnv = "AWS_LAMBDA_RIE"
+
+// DefaultTimeout is the function timeout the emulator enforces when
+// Options.Timeout is zero: the template's default.
+const DefaultTimeout = 10 * time.Second
+
+// readyTimeout bounds the wait for the emulator to listen; it starts in
+// milliseconds, and the function itself is started on the first invoke.
+const readyTimeout = 10 * time.Second
+
+// stopGrace is how long Stop waits after SIGTERM before SIGKILL.
+const stopGrace = 2 * time.Second
+
+// Options configures Start.
+type Options struct {
+	// RIE is the emulator's path. Empty means $AWS_LAMBDA_RIE, else
+	// bin/aws-lambda-rie under the module root (where `make rie` installs
+	// it), else aws-lambda-rie on PATH.
+	RIE string
+	// Bootstrap is the function binary to run; required.
+	Bootstrap string
+	// Env is the whole environment of the emulator, which passes it on to
+	// the function. Nothing of this process's environment is inherited, so
+	// a developer's AWS profile or credentials never reach the function.
+	Env map[string]string
+	// Timeout is the function timeout; zero means DefaultTimeout.
+	Timeout time.Duration
+	// Stdout receives the function's output (its JSON log lines) and Stderr
+	// the emulator's own; nil discards.
+	Stdout, Stderr io.Writer
+}
+
+// Emulator is a running aws-lambda-rie serving one function.
+type Emulator struct {
+	url  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // cmd.Wait's result, once done is closed
+
+	// invokeMu serialises invokes: the emulator answers a second concurrent
+	// one with 400.
+	invokeMu sync.Mutex
+	stopOnce sync.Once
+}
+
+// FunctionError is an invocation that the function answered with an error
+// (or a crash) instead of a response. The emulator reports it as HTTP 200
+// with a body holding errorMessage and errorType.
+type FunctionError struct {
+	Message string `json:"errorMessage"`
+	Type    string `json:"errorType"`
+}
+
+func (e *FunctionError) Error() string {
+	return fmt.Sprintf("rie: the function failed: %s: %s", e.Type, e.Message)
+}
+
+// Find returns the emulator's path as Options.RIE describes it, or an
+// error telling how to install it.
+func Find(path string) (string, error) {
+	if path == "" {
+		path = os.Getenv(PathEnv)
+	}
+	if path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("rie: %w", err)
+		}
+		return path, nil
+	}
+	if root, err := moduleRoot(); err == nil {
+		p := filepath.Join(root, "bin", "aws-lambda-rie")
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
+		return p, nil
+	}
+	return "", errors.New("aws-lambda-rie not found: run 'make rie' (or 'make deps'), which installs it into bin/")
+}
+
+// Start launches the emulator for opts.Bootstrap and returns once it
+// accepts connections. It returns an error naming the fix when the emulator
+// is missing, and the emulator's exit status and output when it exits while
+// starting. Cancelling ctx kills it; call Stop when done in any case.
+func Start(ctx context.Context, opts Options) (*Emulator, error) {
+	if opts.Bootstrap == "" {
+		return nil, errors.New("rie: no bootstrap given")
+	}
+	// Absolute, because the emulator runs it from its own folder.
+	boot, err := filepath.Abs(opts.Bootstrap)
+	if err != nil {
+		return nil, fmt.Errorf("rie: bootstrap: %w", err)
+	}
+	if _, err := os.Stat(boot); err != nil {
+		return nil, fmt.Errorf("rie: bootstrap: %w", err)
+	}
+	opts.Bootstrap = boot
+	bin, err := Find(opts.RIE)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	// Free ports can be taken between picking and binding: retry then.
+	for attempt := 1; ; attempt++ {
+		e, err := start(ctx, bin, opts)
+		if err == nil || attempt == 3 || ctx.Err() != nil {
+			return e, err
+		}
+	}
+}
+
+func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	runtimePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort))
+	cmd := exec.CommandContext(ctx, bin,
+		"--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", net.JoinHostPort("127.0.0.1", strconv.Itoa(runtimePort)),
+		opts.Bootstrap)
+	cmd.Dir = filepath.Dir(opts.Bootstrap)
+	cmd.Env = []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(int(opts.Timeout/time.Second))}
+	for k, v := range opts.Env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	// os/exec copies stdout and stderr in two goroutines; one lock keeps
+	// them from writing at once to a caller's writer (often the same one).
+	out, mu := &tail{max: 8192}, &sync.Mutex{}
+	cmd.Stdout = writers(opts.Stdout, out, mu)
+	cmd.Stderr = writers(opts.Stderr, out, mu)
+	// Its own process group, so Stop reaches the function the emulator
+	// forks; Pdeathsig, so a test binary killed on timeout leaves no
+	// emulator holding its ports.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return killGroup(cmd, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("rie: start %s: %w", bin, err)
+	}
+	e := &Emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", cmd: cmd, done: make(chan struct{})}
+	go func() {
+		e.err = cmd.Wait()
+		close(e.done)
+	}()
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return e, nil
+		}
+		select {
+		case <-e.done:
+			return nil, fmt.Errorf("rie: the emulator exited while starting (%v): %s", e.err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = e.Stop()
+			return nil, fmt.Errorf("rie: not listening on %s after %v: %s", addr, readyTimeout, out.String())
+		}
+	}
+}
+
+// Invoke sends one event and returns the function's response. Invocations
+// are serialised. It returns a *FunctionError when the function failed
+// rather than answered, and an error for any other failure to invoke.
+func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	e.invokeMu.Lock()
+	defer e.invokeMu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.url, bytes.NewReader(payload))
+	if err != nil {
+		return nil, fmt.Errorf("rie: %w", err)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("rie: invoke: %w", err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, fmt.Errorf("rie: read the response: %w", err)
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("rie: invoke: HTTP %d: %s", res.StatusCode, body)
+	}
+	// A proxy response never has errorType; the emulator's error report
+	// always does.
+	var fe FunctionError
+	if json.Unmarshal(body, &fe) == nil && fe.Type != "" {
+		return nil, &fe
+	}
+	return body, nil
+}
+
+// Stop ends the emulator and the function: SIGTERM to the process group,
+// SIGKILL after a grace period. It waits for the emulator to exit and is
+// safe to call more than once; it returns an error only when the signal
+// cannot be delivered.
+func (e *Emulator) Stop() error {
+	var err error
+	e.stopOnce.Do(func() {
+		select {
+		case <-e.done:
+			return
+		default:
+		}
+		if kerr := killGroup(e.cmd, syscall.SIGTERM); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+			err = fmt.Errorf("rie: stop: %w", kerr)
+		}
+		select {
+		case <-e.done:
+		case <-time.After(stopGrace):
+			_ = killGroup(e.cmd, syscall.SIGKILL)
+			<-e.done
+		}
+	})
+	return err
+}
+
+func killGroup(cmd *exec.Cmd, sig syscall.Signal) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig)
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("rie: pick a port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// moduleRoot walks up from the working directory to the folder with go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func writers(w io.Writer, t *tail, mu *sync.Mutex) io.Writer {
+	if w == nil {
+		return t
+	}
+	return io.MultiWriter(&lockedWriter{mu: mu, w: w}, t)
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// tail keeps the last max bytes written to it, for error messages.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.buf)
+}

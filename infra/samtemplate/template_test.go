@@ -1,0 +1,171 @@
+package samtemplate_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/iam-userinfo/userinfo/infra/samtemplate"
+	"github.com/iam-userinfo/userinfo/internal/app"
+)
+
+// root is the repository, from this package's folder.
+const root = "../.."
+
+// templatePath is template.yaml, or $SAM_TEMPLATE: point it at a copy to
+// see the test judge that copy (SAM_TEMPLATE=/tmp/broken.yaml go test ./infra/samtemplate).
+func templatePath() string {
+	if p := os.Getenv("SAM_TEMPLATE"); p != "" {
+		return p
+	}
+	return filepath.Join(root, "template.yaml")
+}
+
+func load(t *testing.T) (*samtemplate.Template, string) {
+	t.Helper()
+	raw, err := os.ReadFile(templatePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl, string(raw)
+}
+
+// functionID is the logical id of the template's one function.
+func functionID(t *testing.T, tpl *samtemplate.Template) string {
+	t.Helper()
+	fns := tpl.Resources("AWS::Serverless::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions, want 1", len(fns))
+	}
+	return fns[0].ID
+}
+
+// TestTemplateMatchesCode: the template deploys what the code expects.
+func TestTemplateMatchesCode(t *testing.T) {
+	tpl, _ := load(t)
+	for _, p := range check(tpl) {
+		t.Error(p)
+	}
+}
+
+// TestBrokenTemplatesFail: each way the template can drift from the code
+// is caught. A mutation that no longer applies fails too, so this list
+// keeps up with the template.
+func TestBrokenTemplatesFail(t *testing.T) {
+	_, good := load(t)
+	if os.Getenv("SAM_TEMPLATE") != "" {
+		t.Skip("judging $SAM_TEMPLATE only")
+	}
+	tests := []struct{ name, old, new, want string }{
+		{"OtherPath", "Path: /v3.0/OS-USER/users/{user_id}/info", "Path: /v3/OS-USER/users/{user_id}/info", "event"},
+		{"OtherMethod", "Method: PUT", "Method: POST", "event"},
+		{"VariableMissing", "          LOG_LEVEL: !Ref LogLevel\n", "", "LOG_LEVEL"},
+		{"VariableUnused", "          LOG_LEVEL: !Ref LogLevel\n", "          LOG_LEVEL: !Ref LogLevel\n          DEBUG: \"1\"\n", "DEBUG"},
+		{"TableNameLiteral", "TABLE_NAME: !Ref UsersTable", "TABLE_NAME: users", "TABLE_NAME"},
+		{"Runtime", "Runtime: provided.al2023", "Runtime: provided.al2", "Runtime"},
+		{"Architecture", "Architectures: [arm64]", "Architectures: [x86_64]", "Architectures"},
+		{"Handler", "Handler: bootstrap", "Handler: main", "Handler"},
+		{"BuildMethod", "BuildMethod: makefile", "BuildMethod: go1.x", "BuildMethod"},
+		{"TextLogs", "LogFormat: JSON", "LogFormat: Text", "LogFormat"},
+		{"ExtraAction", "                - dynamodb:UpdateItem\n", "                - dynamodb:UpdateItem\n                - dynamodb:Scan\n", "IAM actions"},
+		{"MissingAction", "                - dynamodb:ConditionCheckItem\n", "", "IAM actions"},
+		{"AnyResource", "Resource: !GetAtt UsersTable.Arn", `Resource: "*"`, "want only !GetAtt"},
+		{"ManagedPolicy", "      Policies:\n", "      Policies:\n        - AmazonDynamoDBFullAccess\n", "not an inline document"},
+		{"OwnRole", "      Handler: bootstrap\n", "      Handler: bootstrap\n      Role: arn:aws:iam::123456789012:role/x\n", "Role"},
+		{"KeySchema", "        - AttributeName: sk\n          KeyType: RANGE", "        - AttributeName: id\n          KeyType: RANGE", "keys"},
+		{"AttributeType", "        - AttributeName: pk\n          AttributeType: S", "        - AttributeName: pk\n          AttributeType: N", "keys"},
+		{"TimeoutTooLong", "    MinValue: 6\n    MaxValue: 28", "    MinValue: 6\n    MaxValue: 29", "Timeout"},
+		{"TimeoutTooShort", "    MinValue: 6\n    MaxValue: 28", "    MinValue: 3\n    MaxValue: 28", "Timeout"},
+		{"TTL", "AttributeName: expires_at", "AttributeName: ttl", "TimeToLive"},
+		{"NoPITR", "PointInTimeRecoveryEnabled: true", "PointInTimeRecoveryEnabled: false", "PointInTime"},
+		{"NoRetain", "    DeletionPolicy: !If [IsProd, Retain, Delete]", "    DeletionPolicy: Delete", "DeletionPolicy"},
+		{"NoDeletionProtection", "DeletionProtectionEnabled: !If [IsProd, true, false]", "DeletionProtectionEnabled: false", "DeletionProtection"},
+		{"NoRouteOutput", "${Environment}/v3.0/OS-USER/users/{user_id}/info", "${Environment}", "outputs"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := strings.Count(good, tt.old); n != 1 {
+				t.Fatalf("the mutation's text occurs %d times in the template, want once: update this test", n)
+			}
+			tpl, err := samtemplate.Parse([]byte(strings.Replace(good, tt.old, tt.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems := check(tpl)
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
+				t.Errorf("the broken copy passed: problems %q, want one about %q", problems, tt.want)
+			}
+		})
+	}
+}
+
+// TestEnvVarsFile: events/env.json (sam local invoke --env-vars) sets the
+// function's variables, by its logical id, to values the code accepts.
+func TestEnvVarsFile(t *testing.T) {
+	tpl, _ := load(t)
+	raw, err := os.ReadFile(filepath.Join(root, "events", "env.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byFunction map[string]map[string]string
+	if err := json.Unmarshal(raw, &byFunction); err != nil {
+		t.Fatal(err)
+	}
+	id := functionID(t, tpl)
+	vars, ok := byFunction[id]
+	if !ok || len(byFunction) != 1 {
+		t.Fatalf("env.json keys %v, want only the function's logical id %s", keys(byFunction), id)
+	}
+	got, want := keys(vars), slices.Sorted(slices.Values(app.Variables))
+	if !slices.Equal(got, want) {
+		t.Errorf("env.json sets %v, want the code's %v", got, want)
+	}
+	if _, err := app.LoadConfig(func(k string) string { return vars[k] }); err != nil {
+		t.Errorf("env.json's values are refused by the code: %v", err)
+	}
+}
+
+// TestMakefileBuildsForSAM: BuildMethod makefile runs build-<LogicalId>,
+// which must put an arm64 bootstrap into $(ARTIFACTS_DIR).
+func TestMakefileBuildsForSAM(t *testing.T) {
+	tpl, _ := load(t)
+	raw, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := "build-" + functionID(t, tpl) + ":"
+	lines := strings.Split(string(raw), "\n")
+	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, target) })
+	if i < 0 {
+		t.Fatalf("the Makefile has no %s target", target)
+	}
+	var recipe strings.Builder
+	for _, l := range lines[i:] {
+		if l == "" {
+			break
+		}
+		recipe.WriteString(l + "\n")
+	}
+	for _, want := range []string{"$(ARTIFACTS_DIR)", "bootstrap", "arm64"} {
+		if !strings.Contains(recipe.String(), want) {
+			t.Errorf("the %s recipe lacks %q:\n%s", target, want, recipe.String())
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+}

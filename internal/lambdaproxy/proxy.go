@@ -1,0 +1,323 @@
+// Package lambdaproxy is the Lambda front door of the API. It tells the
+// events that can reach the function apart (an API Gateway REST API event,
+// an HTTP API event in payload format 1.0 or 2.0, a function URL event),
+// turns each into an *http.Request for the one http.Handler with
+// aws-lambda-go-api-proxy, and returns the handler's answer as the proxy
+// response that event's sender expects.
+//
+// A Lambda error is never returned: API Gateway would answer it with a bare
+// 502, the caller would get no request id, and the alarm on function errors
+// would fire for what is a client's mistake. Every outcome, an event that is
+// no HTTP request at all included, is a proxy response with a status.
+package lambdaproxy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+)
+
+// Proxy serves Lambda invocations with an http.Handler. It implements
+// lambda.Handler, so lambda.Start takes it as is and hands it each raw
+// payload: a payload that is not even JSON reaches Invoke too, instead of
+// failing in the runtime library's decoder as a Lambda error.
+type Proxy struct {
+	handler http.Handler
+	logger  *slog.Logger
+}
+
+// New returns a Proxy serving h. logger receives one line for each event
+// that never reached h (it logs every other request itself); nil discards.
+func New(h http.Handler, logger *slog.Logger) *Proxy {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Proxy{handler: h, logger: logger}
+}
+
+// Invoke answers one event with the JSON proxy response for it. Its error
+// is always nil, for any payload, and it does not panic: a panic that
+// escapes the handler becomes a 500 response.
+func (p *Proxy) Invoke(ctx context.Context, payload []byte) (out []byte, _ error) {
+	defer func() {
+		if v := recover(); v != nil {
+			out = p.fail(ctx, "", http.StatusInternalServerError, fmt.Errorf("lambdaproxy: panic: %v", v))
+		}
+	}()
+	resp := p.serve(ctx, payload)
+	b, err := json.Marshal(resp)
+	if err != nil {
+		// The responses are fixed struct types of strings and ints.
+		return p.fail(ctx, "", http.StatusInternalServerError, fmt.Errorf("lambdaproxy: encode response: %w", err)), nil
+	}
+	return b, nil
+}
+
+// format is the shape of an event.
+type format int
+
+const (
+	formatUnknown format = iota
+	// formatV1 is an API Gateway REST API proxy event, or an HTTP API
+	// event in payload format 1.0: httpMethod, path, headers and
+	// multiValueHeaders at the top.
+	formatV1
+	// formatV2 is an HTTP API event in payload format 2.0, or a function
+	// URL event, which has the same shape: version "2.0", rawPath,
+	// requestContext.http.method.
+	formatV2
+)
+
+// probe holds only the members that tell the formats apart, and the
+// request id for an event that turns out unusable.
+type probe struct {
+	Version        string `json:"version"`
+	HTTPMethod     string `json:"httpMethod"`
+	RequestContext struct {
+		RequestID string `json:"requestId"`
+		HTTP      struct {
+			Method string `json:"method"`
+		} `json:"http"`
+	} `json:"requestContext"`
+}
+
+// detect tells the format of payload from the event itself: Lambda says
+// nothing about who sent it. It also returns the event's request id, if it
+// has one where API Gateway puts it.
+func detect(payload []byte) (format, string, error) {
+	var pr probe
+	if err := json.Unmarshal(payload, &pr); err != nil {
+		return formatUnknown, "", err
+	}
+	id := pr.RequestContext.RequestID
+	switch {
+	case pr.Version == "2.0" && pr.RequestContext.HTTP.Method != "":
+		return formatV2, id, nil
+	case (pr.Version == "" || pr.Version == "1.0") && pr.HTTPMethod != "":
+		return formatV1, id, nil
+	}
+	return formatUnknown, id, errors.New("neither an API Gateway (payload 1.0 or 2.0) nor a function URL event")
+}
+
+// serve returns the proxy response for payload.
+func (p *Proxy) serve(ctx context.Context, payload []byte) any {
+	f, requestID, err := detect(payload)
+	if err != nil {
+		return p.failResponse(ctx, requestID, http.StatusBadRequest, fmt.Errorf("lambdaproxy: unrecognised event: %w", err))
+	}
+	// served tells a conversion failure (the handler never ran: the
+	// client's event is at fault) from a failure after the handler ran.
+	served := false
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		served = true
+		p.handler.ServeHTTP(w, r)
+	})
+	var resp any
+	switch f {
+	case formatV1:
+		var ev events.APIGatewayProxyRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return p.failResponse(ctx, requestID, http.StatusBadRequest, fmt.Errorf("lambdaproxy: payload 1.0 event: %w", err))
+		}
+		normaliseV1(&ev)
+		if err := convertible(ev.HTTPMethod, ev.RequestContext.DomainName+slash(ev.Path), ev.Body, ev.IsBase64Encoded); err != nil {
+			return p.failResponse(ctx, requestID, http.StatusBadRequest, err)
+		}
+		resp, err = httpadapter.New(h).ProxyWithContext(ctx, ev)
+	case formatV2:
+		var ev events.APIGatewayV2HTTPRequest
+		if err := json.Unmarshal(payload, &ev); err != nil {
+			return p.failResponse(ctx, requestID, http.StatusBadRequest, fmt.Errorf("lambdaproxy: payload 2.0 event: %w", err))
+		}
+		normaliseV2(&ev)
+		path := ev.RawPath
+		if path == "" {
+			path = ev.RequestContext.HTTP.Path
+		}
+		target := ev.RequestContext.DomainName + slash(path)
+		if ev.RawQueryString != "" {
+			target += "?" + ev.RawQueryString
+		}
+		if err := convertible(ev.RequestContext.HTTP.Method, target, ev.Body, ev.IsBase64Encoded); err != nil {
+			return p.failResponse(ctx, requestID, http.StatusBadRequest, err)
+		}
+		resp, err = httpadapter.NewV2(h).ProxyWithContext(ctx, ev)
+	}
+	if err != nil {
+		if !served {
+			// convertible missed a case; the adapter has printed why.
+			return p.failResponse(ctx, requestID, http.StatusBadRequest, errors.New("lambdaproxy: the event does not form an HTTP request"))
+		}
+		return p.failResponse(ctx, requestID, http.StatusInternalServerError, fmt.Errorf("lambdaproxy: %w", err))
+	}
+	return resp
+}
+
+// convertible returns why the adapter could not turn an event into a
+// request, checking what it checks (base64 body, then http.NewRequest's
+// method and URL), or nil. The adapter prints the event's method and path
+// to stdout and its error to stderr before failing, outside our JSON log
+// and its redaction; checked first, it is never handed such an event. The
+// errors name the part at fault and quote nothing from the event.
+func convertible(method, target, body string, base64Body bool) error {
+	if base64Body {
+		if _, err := base64.StdEncoding.DecodeString(body); err != nil {
+			return errors.New("lambdaproxy: the body is marked base64 but is not")
+		}
+	}
+	method = strings.ToUpper(method)
+	if method != "" && strings.IndexFunc(method, notToken) >= 0 {
+		return errors.New("lambdaproxy: the method is not an HTTP token")
+	}
+	if _, err := url.Parse("https://" + target); err != nil {
+		return errors.New("lambdaproxy: the path does not form a URL")
+	}
+	return nil
+}
+
+// notToken reports whether r may not appear in an HTTP method (RFC 9110
+// token characters).
+func notToken(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("!#$%&'*+-.^_`|~", r)
+}
+
+// slash prefixes path with "/" as the adapter does.
+func slash(path string) string {
+	if strings.HasPrefix(path, "/") {
+		return path
+	}
+	return "/" + path
+}
+
+// normaliseV1 works around the adapter reading only multiValueHeaders when
+// the event has them: API Gateway always sends both maps with the same
+// content, but a hand-made or edited test event may carry a header,
+// X-Auth-Token say, only in headers, and the adapter would drop it without
+// a word. Values in the multi-value map win for a name present in both.
+// Query parameters get the same treatment.
+func normaliseV1(ev *events.APIGatewayProxyRequest) {
+	ev.MultiValueHeaders = merge(ev.MultiValueHeaders, ev.Headers, textproto.CanonicalMIMEHeaderKey)
+	ev.MultiValueQueryStringParameters = merge(ev.MultiValueQueryStringParameters, ev.QueryStringParameters, func(s string) string { return s })
+}
+
+// merge adds to multi each entry of single whose key, after canon, multi
+// lacks. A nil multi stays nil: the adapter then reads single itself.
+func merge(multi map[string][]string, single map[string]string, canon func(string) string) map[string][]string {
+	if len(multi) == 0 {
+		return multi
+	}
+	have := make(map[string]bool, len(multi))
+	for k := range multi {
+		have[canon(k)] = true
+	}
+	for k, v := range single {
+		if !have[canon(k)] {
+			multi[k] = []string{v}
+		}
+	}
+	return multi
+}
+
+// normaliseV2 removes a named stage from the path. An HTTP API stage other
+// than $default puts its name in front of rawPath (aws-lambda-go-api-proxy
+// issue #130), so /prod/v3.0/... would reach the router and answer 404.
+// Function URLs and the $default stage have no such prefix.
+func normaliseV2(ev *events.APIGatewayV2HTTPRequest) {
+	stage := ev.RequestContext.Stage
+	if stage == "" || stage == "$default" {
+		return
+	}
+	ev.RawPath = trimStage(ev.RawPath, stage)
+	ev.RequestContext.HTTP.Path = trimStage(ev.RequestContext.HTTP.Path, stage)
+}
+
+func trimStage(path, stage string) string {
+	prefix := "/" + stage
+	if path == prefix {
+		return "/"
+	}
+	if strings.HasPrefix(path, prefix+"/") {
+		return path[len(prefix):]
+	}
+	return path
+}
+
+// failure is the response to an event the handler could not answer. It has
+// only the members every sender reads (REST API, HTTP API with either
+// payload format, function URL), so it fits whatever sent the event.
+type failure struct {
+	StatusCode int               `json:"statusCode"`
+	Headers    map[string]string `json:"headers"`
+	Body       string            `json:"body"`
+}
+
+// failureBody is the API's error body, as httpapi writes it.
+type failureBody struct {
+	ErrorCode string `json:"error_code"`
+	ErrorMsg  string `json:"error_msg"`
+	RequestID string `json:"request_id"`
+}
+
+// failures are the only two answers made here rather than by the handler,
+// with the API's codes for them (httpapi's table: IAM.0011 is a request that
+// is invalid as a whole, IAM.0006 an internal error). A test checks that
+// the handler answers the same codes.
+var failures = map[int]failureBody{
+	http.StatusBadRequest:          {ErrorCode: "IAM.0011", ErrorMsg: "The request is invalid."},
+	http.StatusInternalServerError: {ErrorCode: "IAM.0006", ErrorMsg: "An internal error occurred."},
+}
+
+// failResponse logs err and returns the response for status. The request
+// id is the event's when it has one, else the Lambda invocation's, so the
+// caller's id finds the log line.
+func (p *Proxy) failResponse(ctx context.Context, requestID string, status int, err error) failure {
+	if requestID == "" {
+		if lc, ok := lambdacontext.FromContext(ctx); ok {
+			requestID = lc.AwsRequestID
+		}
+	}
+	body := failures[status]
+	body.RequestID = requestID
+	b, _ := json.Marshal(body) // strings only: cannot fail
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	p.logger.LogAttrs(ctx, level, "request",
+		slog.String("request_id", requestID),
+		slog.Int("status", status),
+		slog.String("error_code", body.ErrorCode),
+		slog.String("error", err.Error()),
+	)
+	return failure{
+		StatusCode: status,
+		Headers: map[string]string{
+			"Content-Type":           "application/json",
+			"Cache-Control":          "no-store",
+			"X-Content-Type-Options": "nosniff",
+			"X-Request-Id":           requestID,
+		},
+		Body: string(b),
+	}
+}
+
+// fail is failResponse, encoded.
+func (p *Proxy) fail(ctx context.Context, requestID string, status int, err error) []byte {
+	b, _ := json.Marshal(p.failResponse(ctx, requestID, status, err)) // cannot fail, as above
+	return b
+}
