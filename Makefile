@@ -26,7 +26,7 @@ export DDB_PORT PORT
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: check-tools
 check-tools:
@@ -119,6 +119,37 @@ LOAD_CLIENTS ?= 64
 .PHONY: loadtest
 loadtest: deps ## Contention load on DynamoDB Local, then check the table: [LOAD_REQUESTS=20000 LOAD_CLIENTS=64]
 	@go run ./infra/cmd/loadtest -requests $(LOAD_REQUESTS) -clients $(LOAD_CLIENTS)
+
+# The warm request path (Lambda event and local HTTP server), token
+# verification and body decoding, beside a minimal baseline handler in the
+# same go test run; benchreport prints the table with ratios to it. Each of
+# the BENCH_COUNT runs measures every benchmark once, so baseline and ours
+# alternate and share whatever else the machine is doing; the table takes
+# the median of the runs.
+BENCH_COUNT ?= 7
+BENCH_TIME ?= 1s
+.PHONY: bench
+bench: ## Benchmarks with a markdown table of ratios to the baseline: make bench [BENCH_COUNT=7 BENCH_TIME=1s]
+	@for i in $$(seq $(BENCH_COUNT)); do \
+	  go test -run '^$$' -bench '^Benchmark(Event|HTTP|Verify|Decode)$$' -benchmem -count 1 -benchtime $(BENCH_TIME) \
+	    ./internal/bench ./internal/httpapi; \
+	done | go run ./infra/cmd/benchreport
+
+# Cold start of the real bootstrap under aws-lambda-rie (N fresh processes,
+# first answer a real 204 on a warm DynamoDB Local) beside a bare-SDK Lambda
+# and a hello-world one, with peak RSS and binary sizes.
+N ?= 20
+.PHONY: coldstart
+coldstart: deps ## Cold start, peak RSS and sizes vs hello-world: make coldstart [N=20]
+	@go run ./infra/cmd/coldstart -n $(N)
+
+# The API end to end (local HTTP server, infra/load) beside the same
+# DynamoDB calls made with the bare SDK, on one DynamoDB Local.
+E2E_REQUESTS ?= 300
+E2E_CLIENTS ?= 1,8,32
+.PHONY: e2ebench
+e2ebench: deps ## API vs bare SDK throughput and latency: make e2ebench [E2E_REQUESTS=300 E2E_CLIENTS=1,8,32]
+	@go run ./infra/cmd/e2ebench -requests $(E2E_REQUESTS) -clients $(E2E_CLIENTS)
 
 # go test (and so make test) runs only the fuzz targets' seed corpora
 # (testdata/fuzz/<target>); this searches further, FUZZTIME per target, one

@@ -49,6 +49,10 @@ type Config struct {
 	Seed uint64
 	// RequestTimeout bounds each request; 0 means DefaultRequestTimeout.
 	RequestTimeout time.Duration
+	// Mix, when set, replaces the contention mix: it returns which user
+	// (an index into Population.Users) sends request n, and the body. A
+	// performance comparison uses it to send uncontested work only.
+	Mix func(n int) (user int, body string)
 }
 
 // Report is what a run measured.
@@ -194,11 +198,18 @@ func probeTimerLag(stop <-chan struct{}, out chan<- time.Duration) {
 // send makes request n: user and values are drawn from a generator seeded
 // by the run's seed and n, so a run is reproducible whatever the order.
 func send(ctx context.Context, client *http.Client, cfg Config, tokens []string, n int) result {
-	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(n)))
-	i := rng.IntN(len(cfg.Population.Users))
+	var i int
+	var b string
+	if cfg.Mix != nil {
+		i, b = cfg.Mix(n)
+	} else {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(n)))
+		i = rng.IntN(len(cfg.Population.Users))
+		b = body(rng, cfg.Population, n)
+	}
 	u := cfg.Population.Users[i]
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut,
-		cfg.BaseURL+"/v3.0/OS-USER/users/"+u.ID+"/info", strings.NewReader(body(rng, cfg.Population, n)))
+		cfg.BaseURL+"/v3.0/OS-USER/users/"+u.ID+"/info", strings.NewReader(b))
 	if err != nil {
 		return result{err: err}
 	}

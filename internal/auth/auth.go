@@ -31,9 +31,9 @@ const DefaultLeeway = 60 * time.Second
 const MaxTokenLength = 8 << 10
 
 const (
-	// jwksFetchTimeout bounds every JWKS fetch, including the one
-	// NewVerifier makes at start-up: a hanging issuer must not eat the
-	// Lambda init phase (10 s) or a request's time budget.
+	// jwksFetchTimeout bounds every JWKS fetch, including the first one,
+	// which NewVerifier starts in the background: a hanging issuer must
+	// not hold the requests that wait for it, nor a goroutine, for long.
 	jwksFetchTimeout = 5 * time.Second
 	// jwksRefreshInterval is how often the JWKS is fetched again in the
 	// background, so that a revoked key stops verifying within the hour.
@@ -93,9 +93,11 @@ type Verifier struct {
 // NewVerifier validates cfg and returns a Verifier for it. For a file://
 // JWKSURL it reads the file now and returns an error when the file cannot be
 // read, is not a JWKS, or holds no usable signing key. For an https:// URL it
-// fetches the JWKS now but, when the issuer is down, still returns a
-// Verifier (tokens fail until a later fetch succeeds) rather than keep the
-// function from starting; the background refresh ends when ctx ends. It
+// returns at once and fetches the JWKS in the background: a network round
+// trip must not lengthen the Lambda init phase, and a Verify that comes
+// before the fetch has finished waits for it (see firstFetch). When the
+// issuer is down, tokens fail until a later fetch succeeds rather than keep
+// the function from starting; the background refresh ends when ctx ends. It
 // returns an error naming the configuration variable at fault for a missing
 // issuer or audience, a negative leeway, or any other URL scheme.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
@@ -119,24 +121,26 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
 
-	var storage jwkset.Storage
+	var keys keyfunc.Keyfunc
 	switch {
 	case u.Scheme == "https" && u.Host != "":
-		storage, err = httpsStorage(ctx, u.String(), cfg.HTTPClient, cfg.Logger)
+		// Not now: the first fetch runs beside the rest of init (and the
+		// runtime's first poll), and only a Verify that needs keys before
+		// it has finished waits for it.
+		keys = fetchConcurrently(ctx, u.String(), cfg.HTTPClient, cfg.Logger)
 	case u.Scheme == "file" && (u.Host == "" || u.Host == "localhost") && u.Path != "":
-		storage, err = fileStorage(u.Path)
+		storage, err := fileStorage(u.Path)
+		if err != nil {
+			return nil, err
+		}
+		if keys, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses}); err != nil {
+			return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
+		}
 	default:
 		// Plain http would let anyone on the path substitute their own keys.
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
-	if err != nil {
-		return nil, err
-	}
 
-	keys, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses})
-	if err != nil {
-		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
-	}
 	cache, err := newTokenCache(cfg.CacheSize, cfg.Now)
 	if err != nil {
 		return nil, err
@@ -205,9 +209,9 @@ func usableKey(k jwkset.JWK) bool {
 }
 
 // httpsStorage returns a JWKS cache backed by rawURL. The first fetch
-// happens now, bounded by jwksFetchTimeout; when it fails the error is logged
-// and the cache starts empty, because an issuer outage at cold start must
-// not become an outage of this API once the issuer is back.
+// happens before it returns, bounded by jwksFetchTimeout; when it fails the
+// error is logged and the cache starts empty, because an issuer outage at
+// cold start must not become an outage of this API once the issuer is back.
 func httpsStorage(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) (jwkset.Storage, error) {
 	if client == nil {
 		client = &http.Client{Timeout: jwksFetchTimeout, CheckRedirect: httpsOnlyRedirect}
@@ -249,4 +253,96 @@ func httpsOnlyRedirect(req *http.Request, via []*http.Request) error {
 		return errors.New("auth: too many JWKS redirects")
 	}
 	return nil
+}
+
+// firstFetch is the key source of an https JWKS, whose first fetch may
+// still be running. Verify reaches the keys only through KeyfuncCtx, which
+// waits for that fetch as long as the request's ctx allows, and Storage,
+// which never waits and shows no keys until the fetch has finished; so
+// nothing else needs to know about it.
+type firstFetch struct {
+	done  chan struct{} // closed when keys is set, or the fetch gave up
+	keys  keyfunc.Keyfunc
+	empty jwkset.Storage
+}
+
+// fetchConcurrently starts the first fetch of rawURL in a goroutine and
+// returns at once. The goroutine ends when the fetch does, which
+// jwksFetchTimeout bounds; the refresh goroutine it leaves behind ends with
+// ctx.
+func fetchConcurrently(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) *firstFetch {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	f := &firstFetch{done: make(chan struct{}), empty: jwkset.NewMemoryStorage()}
+	go func() {
+		defer close(f.done)
+		storage, err := httpsStorage(ctx, rawURL, client, logger)
+		if err == nil {
+			f.keys, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses})
+		}
+		if err != nil {
+			// Not reachable for a URL NewVerifier accepted; should it
+			// happen, every token gets EUNAVAILABLE and the log says why.
+			logger.ErrorContext(ctx, "JWKS set-up failed", "jwks_url", rawURL, "error", err.Error())
+		}
+	}()
+	return f
+}
+
+// ready returns the keys once the first fetch has finished, or nil when it
+// has not (yet) given any.
+func (f *firstFetch) ready() keyfunc.Keyfunc {
+	select {
+	case <-f.done:
+		return f.keys
+	default:
+		return nil
+	}
+}
+
+// KeyfuncCtx returns a key lookup that first waits for the first fetch,
+// for no longer than ctx allows; a lookup that gives up returns ctx's
+// error, and Storage then shows no keys, which Verify answers with
+// EUNAVAILABLE.
+func (f *firstFetch) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("auth: waiting for the first JWKS fetch: %w", ctx.Err())
+		}
+		if f.keys == nil {
+			return nil, errNoKeys
+		}
+		return f.keys.KeyfuncCtx(ctx)(t)
+	}
+}
+
+// Keyfunc is KeyfuncCtx without a deadline of the caller's: the wait is
+// still bounded, by the fetch's own timeout.
+func (f *firstFetch) Keyfunc(t *jwt.Token) (any, error) {
+	return f.KeyfuncCtx(context.Background())(t)
+}
+
+// Storage returns the key cache, or an empty one while the first fetch has
+// not finished: it never waits.
+func (f *firstFetch) Storage() jwkset.Storage {
+	if k := f.ready(); k != nil {
+		return k.Storage()
+	}
+	return f.empty
+}
+
+// VerificationKeySet waits for the first fetch as KeyfuncCtx does.
+func (f *firstFetch) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return jwt.VerificationKeySet{}, fmt.Errorf("auth: waiting for the first JWKS fetch: %w", ctx.Err())
+	}
+	if f.keys == nil {
+		return jwt.VerificationKeySet{}, errNoKeys
+	}
+	return f.keys.VerificationKeySet(ctx)
 }

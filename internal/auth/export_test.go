@@ -46,3 +46,15 @@ func (c *countingKeys) Storage() jwkset.Storage { return c.inner.Storage() }
 func (c *countingKeys) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
 	return c.inner.VerificationKeySet(ctx)
 }
+
+// FirstFetchDone returns a channel closed once v's first JWKS fetch has
+// finished (at once for a file JWKS), so that a test can pin the state of
+// the issuer during that fetch.
+func FirstFetchDone(v *Verifier) <-chan struct{} {
+	if f, ok := v.keys.(*firstFetch); ok {
+		return f.done
+	}
+	done := make(chan struct{})
+	close(done)
+	return done
+}

@@ -239,7 +239,8 @@ func newJWKSServer(t testing.TB, raw []byte) *jwksServer {
 func (s *jwksServer) serve(raw []byte) { s.body.Store(&raw) }
 
 // httpsVerifier returns a Verifier for s whose refresh goroutine ends with
-// the test.
+// the test, once its first fetch (concurrent with NewVerifier) has finished,
+// so that the state of s during that fetch is the one the test set.
 func httpsVerifier(t testing.TB, s *jwksServer) *auth.Verifier {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -254,5 +255,6 @@ func httpsVerifier(t testing.TB, s *jwksServer) *auth.Verifier {
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}
+	<-auth.FirstFetchDone(v)
 	return v
 }

@@ -129,12 +129,15 @@ func TestVerifyHTTPS(t *testing.T) {
 		s := newJWKSServer(t, jwksJSON(t, ks.ec))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		if _, err := auth.NewVerifier(ctx, auth.Config{
+		v, err := auth.NewVerifier(ctx, auth.Config{
 			JWKSURL: s.srv.URL, Issuer: testIssuer, Audience: testAudience,
 			HTTPClient: s.srv.Client(), Now: fixedNow,
-		}); err != nil {
+		})
+		if err != nil {
 			t.Fatalf("NewVerifier: %v", err)
 		}
+		// The refresh goroutine starts after the first fetch.
+		<-auth.FirstFetchDone(v)
 		if refreshGoroutines() == 0 {
 			t.Fatal("no refresh goroutine after NewVerifier")
 		}

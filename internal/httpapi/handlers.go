@@ -42,10 +42,8 @@ func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) ht
 			respondError(w, r, err)
 			return
 		}
-		if err := upd.Validate(); err != nil {
-			respondError(w, r, err)
-			return
-		}
+		// Validation of the values is UpdateContact's first step, before any
+		// store call, so the rules of the reference live in one place and run once.
 		if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
 			respondError(w, r, err)
 			return

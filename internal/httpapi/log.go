@@ -26,8 +26,9 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 	if len(userID) > maxLoggedUserID {
 		userID = userID[:maxLoggedUserID] + "…"
 	}
-	attrs := make([]slog.Attr, 0, 9)
-	attrs = append(attrs,
+	// On the stack: slog copies the attributes into its Record.
+	var buf [9]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("request_id", ex.requestID),
 		slog.String("method", method),
 		slog.String("route", ex.route),

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Proxy serves Lambda invocations with an http.Handler. It implements
@@ -82,14 +83,16 @@ const (
 // probe holds only the members that tell the formats apart, and the
 // request id for an event that turns out unusable.
 type probe struct {
-	Version        string `json:"version"`
-	HTTPMethod     string `json:"httpMethod"`
-	RequestContext struct {
-		RequestID string `json:"requestId"`
-		HTTP      struct {
-			Method string `json:"method"`
-		} `json:"http"`
-	} `json:"requestContext"`
+	Version        string       `json:"version"`
+	HTTPMethod     string       `json:"httpMethod"`
+	RequestContext probeContext `json:"requestContext"`
+}
+
+type probeContext struct {
+	RequestID string `json:"requestId"`
+	HTTP      struct {
+		Method string `json:"method"`
+	} `json:"http"`
 }
 
 // detect tells the format of payload from the event itself: Lambda says
@@ -100,6 +103,11 @@ func detect(payload []byte) (format, string, error) {
 	if err := json.Unmarshal(payload, &pr); err != nil {
 		return formatUnknown, "", err
 	}
+	return pr.format()
+}
+
+// format is detect's answer for the probed members.
+func (pr *probe) format() (format, string, error) {
 	id := pr.RequestContext.RequestID
 	switch {
 	case pr.Version == "2.0" && pr.RequestContext.HTTP.Method != "":
@@ -110,9 +118,58 @@ func detect(payload []byte) (format, string, error) {
 	return formatUnknown, id, errors.New("neither an API Gateway (payload 1.0 or 2.0) nor a function URL event")
 }
 
+// restEvent is a payload 1.0 event together with the members of probe, so
+// that the common event, a REST API's, is decoded in one pass instead of
+// two (probe, then the event): the JSON decoding of the event is most of
+// the function's own work per request. The outer RequestContext shadows
+// the embedded one; its embedded context gets exactly what decoding into
+// events.APIGatewayProxyRequest would have put there.
+type restEvent struct {
+	events.APIGatewayProxyRequest
+	Version        string      `json:"version"`
+	RequestContext restContext `json:"requestContext"`
+}
+
+type restContext struct {
+	events.APIGatewayProxyRequestContext
+	HTTP struct {
+		Method string `json:"method"`
+	} `json:"http"`
+}
+
+// probe returns the members detect would have read.
+func (ev *restEvent) probe() probe {
+	pr := probe{Version: ev.Version, HTTPMethod: ev.HTTPMethod}
+	pr.RequestContext.RequestID = ev.RequestContext.RequestID
+	pr.RequestContext.HTTP.Method = ev.RequestContext.HTTP.Method
+	return pr
+}
+
+// request returns the payload 1.0 event as decoding it alone would.
+func (ev *restEvent) request() events.APIGatewayProxyRequest {
+	req := ev.APIGatewayProxyRequest
+	req.RequestContext = ev.RequestContext.APIGatewayProxyRequestContext
+	return req
+}
+
 // serve returns the proxy response for payload.
 func (p *Proxy) serve(ctx context.Context, payload []byte) any {
-	f, requestID, err := detect(payload)
+	// One pass decodes a REST API event and probes any other. When it
+	// fails (another format's member of another type, or no JSON at all),
+	// the two passes of old decide, with their errors.
+	var rest restEvent
+	decoded := jsonv1.Unmarshal(payload, &rest) == nil
+	var (
+		f         format
+		requestID string
+		err       error
+	)
+	if decoded {
+		pr := rest.probe()
+		f, requestID, err = pr.format()
+	} else {
+		f, requestID, err = detect(payload)
+	}
 	if err != nil {
 		return p.failResponse(ctx, requestID, http.StatusBadRequest, fmt.Errorf("lambdaproxy: unrecognised event: %w", err))
 	}
@@ -127,7 +184,9 @@ func (p *Proxy) serve(ctx context.Context, payload []byte) any {
 	switch f {
 	case formatV1:
 		var ev events.APIGatewayProxyRequest
-		if err := json.Unmarshal(payload, &ev); err != nil {
+		if decoded {
+			ev = rest.request()
+		} else if err := json.Unmarshal(payload, &ev); err != nil {
 			return p.failResponse(ctx, requestID, http.StatusBadRequest, fmt.Errorf("lambdaproxy: payload 1.0 event: %w", err))
 		}
 		normaliseV1(&ev)
@@ -218,7 +277,7 @@ func normaliseV1(ev *events.APIGatewayProxyRequest) {
 // merge adds to multi each entry of single whose key, after canon, multi
 // lacks. A nil multi stays nil: the adapter then reads single itself.
 func merge(multi map[string][]string, single map[string]string, canon func(string) string) map[string][]string {
-	if len(multi) == 0 {
+	if len(multi) == 0 || within(single, multi) {
 		return multi
 	}
 	have := make(map[string]bool, len(multi))
@@ -231,6 +290,18 @@ func merge(multi map[string][]string, single map[string]string, canon func(strin
 		}
 	}
 	return multi
+}
+
+// within reports whether every key of single is a key of multi as it is.
+// Then merge adds nothing, and API Gateway's events, whose two maps have
+// the same keys, skip building the set of canonical keys.
+func within(single map[string]string, multi map[string][]string) bool {
+	for k := range single {
+		if _, ok := multi[k]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // normaliseV2 removes a named stage from the path. An HTTP API stage other

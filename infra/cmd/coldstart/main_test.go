@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iam-userinfo/userinfo/infra/sampleevents"
+)
+
+// Each fresh process gets the template's event with a token for alice and
+// a body that sets the email it is given.
+func TestRender(t *testing.T) {
+	tpl, err := os.ReadFile("../../../events/success.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := sampleevents.TokenFunc(func(name string, expired bool) (string, error) { return "tok-" + name, nil })
+	raw, err := render(tpl, tokens, "alice-7@coldstart.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Body            string            `json:"body"`
+		IsBase64Encoded bool              `json:"isBase64Encoded"`
+		Headers         map[string]string `json:"headers"`
+	}
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	body, err := base64.StdEncoding.DecodeString(ev.Body)
+	if err != nil || !ev.IsBase64Encoded || string(body) != `{"user":{"email":"alice-7@coldstart.example"}}` {
+		t.Errorf("body %q (%v), base64 %v", body, err, ev.IsBase64Encoded)
+	}
+	if ev.Headers["X-Auth-Token"] != "tok-alice" {
+		t.Errorf("X-Auth-Token = %q", ev.Headers["X-Auth-Token"])
+	}
+}
+
+func TestStats(t *testing.T) {
+	var s []sample
+	for i := 20; i >= 1; i-- {
+		s = append(s, sample{took: time.Duration(i) * time.Millisecond, hwmKiB: i * 1024})
+	}
+	med, p90 := stats(s)
+	if med != 10*time.Millisecond || p90 != 18*time.Millisecond {
+		t.Errorf("median %v, p90 %v", med, p90)
+	}
+	if m, x := rss(s); m != 10 || x != 20 {
+		t.Errorf("rss median %v, max %v", m, x)
+	}
+}
+
+func TestPeakRSSOfThisProcess(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kib, err := peakRSS(exe)
+	if err != nil || kib <= 0 {
+		t.Errorf("peakRSS = %d, %v", kib, err)
+	}
+	if _, err := peakRSS(exe + "-absent"); err == nil || !strings.Contains(err.Error(), "no running process") {
+		t.Errorf("absent binary: %v", err)
+	}
+}

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestMedian(t *testing.T) {
+	m := median([]point{
+		{rps: 90, p50: 3, p99: 30, errors: 1},
+		{rps: 110, p50: 1, p99: 10},
+		{rps: 100, p50: 2, p99: 20, errors: 2},
+	})
+	if m.rps != 100 || m.p50 != 2 || m.p99 != 20 || m.errors != 3 {
+		t.Errorf("median = %+v", m)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 300; i++ {
+		d = append(d, time.Duration(i))
+	}
+	if percentile(d, 50) != 150 || percentile(d, 99) != 297 || percentile(d[:1], 99) != 1 {
+		t.Errorf("p50 %v p99 %v", percentile(d, 50), percentile(d, 99))
+	}
+}
+
+func TestErrBadClients(t *testing.T) {
+	for _, c := range []string{"0", "x", "1,,8"} {
+		if err := run(t.Context(), []string{"-clients", c}, nil, nil); err == nil {
+			t.Errorf("-clients %q: no error", c)
+		}
+	}
+}
