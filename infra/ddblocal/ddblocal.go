@@ -21,6 +21,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
 // DefaultReadyTimeout bounds how long Start waits for DynamoDB Local to
@@ -117,7 +119,7 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 var errExited = errors.New("DynamoDB Local exited while starting")
 
 func start(ctx context.Context, java, dir string, port int, opts Options) (*Instance, error) {
-	stderrTail, stdoutTail := &tail{max: 4096}, &tail{max: 4096}
+	stderrTail, stdoutTail := &tailbuf.Buffer{Max: 4096}, &tailbuf.Buffer{Max: 4096}
 	cmd := exec.CommandContext(ctx, java,
 		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
 		// C1 only and the serial collector: about 1 s off the start, and
@@ -270,32 +272,9 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func writers(w io.Writer, t *tail) io.Writer {
+func writers(w io.Writer, t *tailbuf.Buffer) io.Writer {
 	if w == nil {
 		return t
 	}
 	return io.MultiWriter(w, t)
-}
-
-// tail keeps the last max bytes written to it, for error messages.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
 // PathEnv names the variable that may hold the emulator's path.
@@ -161,7 +163,7 @@ func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
 	}
 	// os/exec copies stdout and stderr in two goroutines; one lock keeps
 	// them from writing at once to a caller's writer (often the same one).
-	out, mu := &tail{max: 8192}, &sync.Mutex{}
+	out, mu := &tailbuf.Buffer{Max: 8192}, &sync.Mutex{}
 	cmd.Stdout = writers(opts.Stdout, out, mu)
 	cmd.Stderr = writers(opts.Stderr, out, mu)
 	// Its own process group, so Stop reaches the function the emulator
@@ -287,7 +289,7 @@ func moduleRoot() (string, error) {
 	}
 }
 
-func writers(w io.Writer, t *tail, mu *sync.Mutex) io.Writer {
+func writers(w io.Writer, t *tailbuf.Buffer, mu *sync.Mutex) io.Writer {
 	if w == nil {
 		return t
 	}
@@ -304,27 +306,4 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-// tail keeps the last max bytes written to it, for error messages.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tail) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return string(t.buf)
 }

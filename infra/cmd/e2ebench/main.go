@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -42,7 +41,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/load"
-	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/infra/localapi"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
@@ -160,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	url, shutdown, err := serve(ctx, key)
+	url, shutdown, err := localapi.Serve(ctx, table, key, "", io.Discard)
 	if err != nil {
 		return err
 	}
@@ -262,37 +261,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	load2, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(stdout, "\nLoad average after: %s.\n", strings.Join(strings.Fields(string(load2))[:3], " "))
 	return nil
-}
-
-// serve starts the API's handler on 127.0.0.1 as infra/cmd/loadtest does,
-// with its log discarded (it is still written, as in production).
-func serve(ctx context.Context, key *devkeys.Key) (string, func(), error) {
-	cfg, err := app.LoadConfig(func(name string) string {
-		return map[string]string{
-			"TABLE_NAME":    table,
-			"AUTH_JWKS_URL": key.JWKSURL(),
-			"AUTH_ISSUER":   devkeys.DefaultIssuer,
-			"AUTH_AUDIENCE": devkeys.DefaultAudience,
-		}[name]
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	h, err := app.New(ctx, cfg, app.NewLogger(io.Discard, cfg.LogLevel))
-	if err != nil {
-		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
 }
 
 // bareWriter returns the baseline with a plain SDK client. Its only

@@ -11,8 +11,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,8 +19,8 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/load"
+	"github.com/iam-userinfo/userinfo/infra/localapi"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
-	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
@@ -118,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		logw = f
 	}
-	url, shutdown, err := serve(ctx, table, key, o.logLevel, logw)
+	url, shutdown, err := localapi.Serve(ctx, table, key, o.logLevel, logw)
 	if err != nil {
 		return err
 	}
@@ -146,38 +144,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "invariants hold: %d audit records for %d answers 204 (%d answers 503 of uncertain outcome)\n",
 		audits(before, after), len(r.Applied), len(r.Uncertain))
 	return nil
-}
-
-// serve starts the API as the Lambda function builds it, on 127.0.0.1, and
-// returns its base URL and a function that stops it.
-func serve(ctx context.Context, table string, key *devkeys.Key, logLevel string, logw io.Writer) (string, func(), error) {
-	cfg, err := app.LoadConfig(func(name string) string {
-		return map[string]string{
-			"TABLE_NAME":    table,
-			"AUTH_JWKS_URL": key.JWKSURL(),
-			"AUTH_ISSUER":   devkeys.DefaultIssuer,
-			"AUTH_AUDIENCE": devkeys.DefaultAudience,
-			"LOG_LEVEL":     logLevel,
-		}[name]
-	})
-	if err != nil {
-		return "", nil, err
-	}
-	h, err := app.New(ctx, cfg, app.NewLogger(logw, cfg.LogLevel))
-	if err != nil {
-		return "", nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
 }
 
 // audits counts the audit records written during the run.
