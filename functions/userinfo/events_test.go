@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,8 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
 // eventsDir holds the sample events, relative to this package.
@@ -180,7 +181,7 @@ func TestSampleEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &tailbuf.Buffer{}
 	emu, err := rie.Start(context.Background(), rie.Options{Bootstrap: bootstrap, Env: functionEnv(), Stdout: logs, Stderr: logs})
 	if err != nil {
 		t.Fatal(err)
@@ -267,21 +268,4 @@ func eventRequestID(t *testing.T, event []byte) string {
 		t.Fatalf("the event has no requestContext.requestId (%v)", err)
 	}
 	return ev.RequestContext.RequestID
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
 }

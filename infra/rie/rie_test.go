@@ -1,7 +1,6 @@
 package rie_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/rie"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
 // buildEcho compiles testdata/echo, a function that reports its environment.
@@ -30,29 +31,12 @@ func buildEcho(t *testing.T) string {
 	return bin
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestEmulator(t *testing.T) {
 	if _, err := rie.Find(""); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("IAM_USERINFO_PARENT_ONLY", "leak")
-	stdout := &syncBuffer{}
+	stdout := &tailbuf.Buffer{}
 	e, err := rie.Start(context.Background(), rie.Options{
 		Bootstrap: buildEcho(t),
 		Env:       map[string]string{"GREETING": "hello", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"},

@@ -16,3 +16,13 @@ func TestKeepsTheLastBytes(t *testing.T) {
 		t.Errorf("kept %q, want %q", got, want)
 	}
 }
+
+func TestZeroMaxKeepsEverything(t *testing.T) {
+	var b tailbuf.Buffer
+	for i := 0; i < 1000; i++ {
+		fmt.Fprintf(&b, "%d,", i)
+	}
+	if got := b.String(); len(got) != 3890 || got[:4] != "0,1," {
+		t.Errorf("kept %d bytes starting %q, want all 3890", len(got), got[:4])
+	}
+}

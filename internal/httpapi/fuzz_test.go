@@ -130,7 +130,7 @@ func checkFuzzCommon(t *testing.T, w *httptest.ResponseRecorder, fx *fixture, se
 	if w.Header().Get("Cache-Control") != "no-store" || w.Header().Get("X-Request-Id") == "" {
 		t.Fatalf("status %d without the common headers: %v", w.Code, w.Header())
 	}
-	lines := fx.logs.lines(t)
+	lines := logLines(t, fx.logs)
 	if len(lines) != 1 {
 		t.Fatalf("%d log lines, want 1", len(lines))
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/iam-userinfo/userinfo/internal/httpapi"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
 // Fixed identities. The tokens are opaque strings the stub maps to
@@ -216,12 +218,12 @@ func (stubAuth) Verify(ctx context.Context, token string) (userinfo.Principal, e
 type fixture struct {
 	store   *memStore
 	handler http.Handler
-	logs    *syncBuffer
+	logs    *tailbuf.Buffer
 }
 
 func newFixture(t testing.TB, cfg httpapi.Config) *fixture {
 	t.Helper()
-	f := &fixture{store: newMemStore(), logs: &syncBuffer{}}
+	f := &fixture{store: newMemStore(), logs: &tailbuf.Buffer{}}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	f.handler = httpapi.NewServer(logger, cfg, stubAuth{}, userinfo.NewService(f.store, nil))
 	return f
@@ -340,26 +342,8 @@ func (endless) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// lines returns the JSON log lines written so far, decoded.
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+// logLines returns the JSON log lines written so far, decoded.
+func logLines(t *testing.T, s *tailbuf.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for line := range strings.Lines(s.String()) {

@@ -94,7 +94,7 @@ func TestPanicRecovery(t *testing.T) {
 	if strings.Contains(w.Body.String(), "exploded") || strings.Contains(w.Body.String(), "goroutine") {
 		t.Errorf("body %s leaks the panic", w.Body)
 	}
-	lines := f.logs.lines(t)
+	lines := logLines(t, f.logs)
 	if len(lines) != 1 {
 		t.Fatalf("got %d log lines, want 1", len(lines))
 	}
@@ -159,7 +159,7 @@ func TestLog(t *testing.T) {
 		}
 	}
 
-	lines := f.logs.lines(t)
+	lines := logLines(t, f.logs)
 	if len(lines) != len(reqs) {
 		t.Fatalf("got %d log lines for %d requests", len(lines), len(reqs))
 	}
@@ -213,7 +213,7 @@ func TestAbortHandlerPropagates(t *testing.T) {
 		if v := recover(); !errors.Is(asError(v), http.ErrAbortHandler) {
 			t.Errorf("recovered %v, want http.ErrAbortHandler re-raised", v)
 		}
-		if n := len(f.logs.lines(t)); n != 1 {
+		if n := len(logLines(t, f.logs)); n != 1 {
 			t.Errorf("got %d log lines, want 1", n)
 		}
 	}()

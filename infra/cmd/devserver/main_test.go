@@ -6,29 +6,13 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
+
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
 
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -54,7 +38,7 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout, stderr := &tailbuf.Buffer{}, &tailbuf.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, stdout, stderr) }()
 
@@ -131,7 +115,7 @@ func TestRunRejectsBadPorts(t *testing.T) {
 				return "eighty"
 			}
 			return ""
-		}, &syncBuffer{}, &syncBuffer{})
+		}, &tailbuf.Buffer{}, &tailbuf.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=eighty: err = %v, want one naming %s", name, err, name)
 		}

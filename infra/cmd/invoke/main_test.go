@@ -137,7 +137,7 @@ func children(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		t.Skip("no /proc")
+		t.Fatalf("reading /proc (this test counts child processes on Linux): %v", err)
 	}
 	self := strconv.Itoa(os.Getpid())
 	var kids []string
