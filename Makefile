@@ -120,6 +120,12 @@ LOAD_CLIENTS ?= 64
 loadtest: deps ## Contention load on DynamoDB Local, then check the table: [LOAD_REQUESTS=20000 LOAD_CLIENTS=64]
 	@go run ./infra/cmd/loadtest -requests $(LOAD_REQUESTS) -clients $(LOAD_CLIENTS)
 
+# Everything BENCHMARKS.md shows, in its order: the warm path, the cold
+# start, end to end (about five minutes on two cores). Each part has its own
+# target too.
+.PHONY: bench
+bench: bench-warm coldstart e2ebench ## Every figure of BENCHMARKS.md: warm path, cold start, end to end
+
 # The warm request path (Lambda event and local HTTP server), token
 # verification and body decoding, beside a minimal baseline handler in the
 # same go test run; benchreport prints the table with ratios to it. Each of
@@ -128,8 +134,8 @@ loadtest: deps ## Contention load on DynamoDB Local, then check the table: [LOAD
 # the median of the runs.
 BENCH_COUNT ?= 7
 BENCH_TIME ?= 1s
-.PHONY: bench
-bench: ## Benchmarks with a markdown table of ratios to the baseline: make bench [BENCH_COUNT=7 BENCH_TIME=1s]
+.PHONY: bench-warm
+bench-warm: ## Warm-path benchmarks with a markdown table of ratios to the baseline: make bench-warm [BENCH_COUNT=7 BENCH_TIME=1s]
 	@for i in $$(seq $(BENCH_COUNT)); do \
 	  go test -run '^$$' -bench '^Benchmark(Event|HTTP|Verify|Decode)$$' -benchmem -count 1 -benchtime $(BENCH_TIME) \
 	    ./internal/bench ./internal/httpapi; \
@@ -145,10 +151,10 @@ coldstart: deps ## Cold start, peak RSS and sizes vs hello-world: make coldstart
 
 # The API end to end (local HTTP server, infra/load) beside the same
 # DynamoDB calls made with the bare SDK, on one DynamoDB Local.
-E2E_REQUESTS ?= 300
+E2E_REQUESTS ?= 1000
 E2E_CLIENTS ?= 1,8,32
 .PHONY: e2ebench
-e2ebench: deps ## API vs bare SDK throughput and latency: make e2ebench [E2E_REQUESTS=300 E2E_CLIENTS=1,8,32]
+e2ebench: deps ## API vs bare SDK throughput and latency: make e2ebench [E2E_REQUESTS=1000 E2E_CLIENTS=1,8,32]
 	@go run ./infra/cmd/e2ebench -requests $(E2E_REQUESTS) -clients $(E2E_CLIENTS)
 
 # go test (and so make test) runs only the fuzz targets' seed corpora

@@ -10,8 +10,12 @@
 // demo users; each process gets a fresh token for alice and a body that
 // changes her email, alternating between two values). Peak RSS is the
 // function process's VmHWM, read after its response and before it is
-// stopped. Samples of the two binaries alternate, so drift in the machine's
-// load falls on both. Everything it starts, it stops.
+// stopped. For each process it also reads the emulator's INIT REPORT (exec
+// to the runtime's first poll: Lambda's Init Duration) and times a second,
+// warm invoke, so that init, the first request's own extra cost and the
+// work any request does (DynamoDB's answers) can be told apart. Samples of
+// the binaries alternate, so drift in the machine's load falls on all of
+// them. Everything it starts, it stops.
 package main
 
 import (
@@ -42,6 +46,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/rie"
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
 	"github.com/iam-userinfo/userinfo/infra/seed"
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
@@ -58,7 +63,9 @@ func main() {
 
 // sample is one fresh process's cold start.
 type sample struct {
-	took   time.Duration
+	took   time.Duration // invoke to the end of the first response
+	init   time.Duration // the emulator's INIT REPORT: exec to the runtime's first /next
+	warm   time.Duration // a second invoke of the same process (another email)
 	hwmKiB int
 }
 
@@ -69,9 +76,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	event := fs.String("event", "events/success.json", "the event template (its body is replaced)")
 	warm := fs.Int("warm", 600, "GetItem+TransactWriteItems pairs that warm DynamoDB Local first")
 	prebuilt := fs.String("bootstrap", "", "measure this prebuilt bootstrap as ours (e.g. another commit's) instead of building ./functions/userinfo; arm64 size is still the tree's")
+	other := fs.String("also", "", "a prebuilt bootstrap (e.g. another commit's) measured as a fourth binary beside the others, for an A/B in one run; its arm64 size is the tree's")
 	jwksHTTPS := fs.Bool("jwks-https", false, "serve the JWKS over https on 127.0.0.1 (as in production) instead of a file:// URL")
 	jwksDelay := fs.Duration("jwks-delay", 0, "with -jwks-https, how long the issuer takes to answer")
-	verbose := fs.Bool("v", false, "pass the function's and emulator's output to stderr, with GODEBUG=inittrace=1")
+	verbose := fs.Bool("v", false, "pass the function's and emulator's output to stderr, with GODEBUG=inittrace=1,gctrace=1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -91,11 +99,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{name: "bare SDK Lambda (same DynamoDB calls)", pkg: "./infra/bench/barelambda"},
 		{name: "hello-world aws-lambda-go", pkg: "./infra/bench/hello"},
 	}
+	if *other != "" {
+		bins = append(bins, &binary{name: "userinfo bootstrap (-also " + filepath.Base(filepath.Dir(*other)) + ")", pkg: "./functions/userinfo", prebuilt: *other})
+	}
 	for i, b := range bins {
 		// Each at its own path: peakRSS finds the process by it.
 		b.path = filepath.Join(dir, strconv.Itoa(i), "bootstrap")
 		if i == 0 && *prebuilt != "" {
-			if err := copyFile(*prebuilt, b.path); err != nil {
+			b.prebuilt = *prebuilt
+		}
+		if b.prebuilt != "" {
+			if err := copyFile(b.prebuilt, b.path); err != nil {
 				return err
 			}
 		} else if err := build(ctx, b.path, b.pkg, runtime.GOARCH); err != nil {
@@ -165,7 +179,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	env["AUTH_AUDIENCE"] = devkeys.DefaultAudience
 
 	if *verbose {
-		env["GODEBUG"] = "inittrace=1"
+		env["GODEBUG"] = "inittrace=1,gctrace=1"
 	}
 	invokes := 0
 	coldStart := func(bin string) (sample, error) {
@@ -174,9 +188,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return sample{}, err
 		}
-		opts := rie.Options{Bootstrap: bin, Env: env}
+		var out tailbuf.Buffer
+		opts := rie.Options{Bootstrap: bin, Env: env, Stdout: &out, Stderr: &out}
 		if *verbose {
-			opts.Stdout, opts.Stderr = stderr, stderr
+			opts.Stdout, opts.Stderr = io.MultiWriter(&out, stderr), io.MultiWriter(&out, stderr)
 		}
 		emu, err := rie.Start(ctx, opts)
 		if err != nil {
@@ -189,18 +204,31 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return sample{}, err
 		}
-		var r struct {
-			StatusCode int    `json:"statusCode"`
-			Body       string `json:"body"`
-		}
-		if err := json.Unmarshal(res, &r); err != nil || r.StatusCode != 204 {
-			return sample{}, fmt.Errorf("%s answered %s, want a 204", bin, res)
+		if err := want204(bin, res); err != nil {
+			return sample{}, err
 		}
 		hwm, err := peakRSS(bin)
 		if err != nil {
 			return sample{}, err
 		}
-		return sample{took: took, hwmKiB: hwm}, nil
+		initTook, err := initReport(out.String())
+		if err != nil {
+			return sample{}, fmt.Errorf("%s: %w", bin, err)
+		}
+		invokes++
+		if ev, err = render(tpl, tokens, fmt.Sprintf("alice-%d@coldstart.example", invokes)); err != nil {
+			return sample{}, err
+		}
+		start = time.Now()
+		res, err = emu.Invoke(ctx, ev)
+		warmTook := time.Since(start)
+		if err != nil {
+			return sample{}, err
+		}
+		if err := want204(bin, res); err != nil {
+			return sample{}, err
+		}
+		return sample{took: took, init: initTook, warm: warmTook, hwmKiB: hwm}, nil
 	}
 
 	// DynamoDB Local is a JVM: its first few hundred transactions run
@@ -239,22 +267,60 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	fmt.Fprintf(stdout, "Cold start under aws-lambda-rie: invoke (the emulator execs the bootstrap) to the end of the first response; %d fresh processes each, rotating order, one warm-up invoke each before; %s; DynamoDB Local warmed with %d in-process GetItem+TransactWriteItems; %s; GOARCH=%s; load average before %s, after %s.\n\n",
 		*n, jwksNote, *warm, time.Now().UTC().Format(time.RFC3339), runtime.GOARCH, loadBefore, loadavg())
-	fmt.Fprintln(stdout, "| binary | median ms | p90 ms | vs hello (median / p90) | vs bare SDK (median / p90) | peak RSS MiB (median / max) | size MiB ("+runtime.GOARCH+") | size MiB (arm64) |")
-	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|")
-	hm, hp := stats(bins[2].samples)
-	bm, bp := stats(bins[1].samples)
+	took := func(x sample) time.Duration { return x.took }
+	initOf := func(x sample) time.Duration { return x.init }
+	warmOf := func(x sample) time.Duration { return x.warm }
+	penalty := func(x sample) time.Duration { return x.took - x.warm }
+	hello, bareSDK := bins[2].samples, bins[1].samples
+	fmt.Fprintln(stdout, "| binary | first response median ms | p90 ms | vs hello (median / p90) | vs bare SDK (median / p90) | init ms (INIT REPORT) | init vs hello | warm invoke ms | first − warm ms | peak RSS MiB (median / max) | size MiB ("+runtime.GOARCH+") | size MiB (arm64) |")
+	fmt.Fprintln(stdout, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	hm, hp := stats(hello, took)
+	bm, bp := stats(bareSDK, took)
+	hi, _ := stats(hello, initOf)
 	for _, b := range bins {
-		m, p := stats(b.samples)
+		m, p := stats(b.samples, took)
+		im, _ := stats(b.samples, initOf)
+		wm, _ := stats(b.samples, warmOf)
+		pm, _ := stats(b.samples, penalty)
 		rm, rx := rss(b.samples)
-		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2fx / %.2fx | %.2fx / %.2fx | %.1f / %.1f | %.2f | %.2f |\n",
-			b.name, ms(m), ms(p), ms(m)/ms(hm), ms(p)/ms(hp), ms(m)/ms(bm), ms(p)/ms(bp), rm, rx, mib(b.size), mib(b.sizeARM))
+		fmt.Fprintf(stdout, "| %s | %.1f | %.1f | %.2fx / %.2fx | %.2fx / %.2fx | %.1f | %.2fx | %.1f | %.1f | %.1f / %.1f | %.2f | %.2f |\n",
+			b.name, ms(m), ms(p), ms(m)/ms(hm), ms(p)/ms(hp), ms(m)/ms(bm), ms(p)/ms(bp), ms(im), ms(im)/ms(hi), ms(wm), ms(pm), rm, rx, mib(b.size), mib(b.sizeARM))
 	}
 	return nil
+}
+
+// want204 returns an error unless res is a proxy response with status 204.
+func want204(bin string, res []byte) error {
+	var r struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(res, &r); err != nil || r.StatusCode != 204 {
+		return fmt.Errorf("%s answered %s, want a 204", bin, res)
+	}
+	return nil
+}
+
+// initReport returns the init duration the emulator reports for its
+// function ("INIT REPORT(durationMs: 11.465000)"): from exec of the
+// bootstrap to its first call for the next event, what Lambda reports as
+// Init Duration.
+func initReport(out string) (time.Duration, error) {
+	_, rest, ok := strings.Cut(out, "INIT REPORT(durationMs: ")
+	if !ok {
+		return 0, errors.New("the emulator printed no INIT REPORT")
+	}
+	num, _, ok := strings.Cut(rest, ")")
+	v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+	if !ok || err != nil {
+		return 0, fmt.Errorf("unreadable INIT REPORT %q", num)
+	}
+	return time.Duration(v * float64(time.Millisecond)), nil
 }
 
 // binary is one function measured, and its samples.
 type binary struct {
 	name, pkg, path string
+	prebuilt        string // measured instead of building pkg
 	size, sizeARM   int64
 	samples         []sample
 }
@@ -372,10 +438,11 @@ func peakRSS(bin string) (int, error) {
 	return 0, fmt.Errorf("no running process for %s", bin)
 }
 
-func stats(s []sample) (median, p90 time.Duration) {
+// stats returns the median and p90 of one measure of the samples.
+func stats(s []sample, get func(sample) time.Duration) (median, p90 time.Duration) {
 	d := make([]time.Duration, len(s))
 	for i, x := range s {
-		d[i] = x.took
+		d[i] = get(x)
 	}
 	slices.Sort(d)
 	return d[(len(d)-1)/2], d[(len(d)*9+9)/10-1]

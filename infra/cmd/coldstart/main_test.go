@@ -43,14 +43,41 @@ func TestRender(t *testing.T) {
 func TestStats(t *testing.T) {
 	var s []sample
 	for i := 20; i >= 1; i-- {
-		s = append(s, sample{took: time.Duration(i) * time.Millisecond, hwmKiB: i * 1024})
+		s = append(s, sample{took: time.Duration(i) * time.Millisecond, init: time.Duration(i) * time.Microsecond, hwmKiB: i * 1024})
 	}
-	med, p90 := stats(s)
+	med, p90 := stats(s, func(x sample) time.Duration { return x.took })
 	if med != 10*time.Millisecond || p90 != 18*time.Millisecond {
 		t.Errorf("median %v, p90 %v", med, p90)
 	}
+	if med, _ := stats(s, func(x sample) time.Duration { return x.init }); med != 10*time.Microsecond {
+		t.Errorf("init median %v", med)
+	}
 	if m, x := rss(s); m != 10 || x != 20 {
 		t.Errorf("rss median %v, max %v", m, x)
+	}
+}
+
+func TestInitReport(t *testing.T) {
+	for _, tc := range []struct {
+		out  string
+		want time.Duration
+		err  string
+	}{
+		{"29 Nov 2026 04:01:31,401 [INFO] (rapid) INIT REPORT(durationMs: 11.465000)\nREPORT RequestId: x", 11465 * time.Microsecond, ""},
+		{"START\nINIT REPORT(durationMs: 6.2)", 6200 * time.Microsecond, ""},
+		{"nothing here", 0, "no INIT REPORT"},
+		{"INIT REPORT(durationMs: soon)", 0, "unreadable"},
+	} {
+		got, err := initReport(tc.out)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("initReport(%q) error %v, want %q", tc.out, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("initReport(%q) = %v, %v; want %v", tc.out, got, err, tc.want)
+		}
 	}
 }
 

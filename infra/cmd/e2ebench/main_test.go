@@ -33,3 +33,18 @@ func TestErrBadClients(t *testing.T) {
 		}
 	}
 }
+
+func TestUsersOutnumberClients(t *testing.T) {
+	for _, tt := range []struct {
+		counts []int
+		want   int
+	}{
+		{[]int{1}, 32}, // the warm-up's 8 clients decide
+		{[]int{1, 8, 32}, 128},
+		{[]int{64, 2}, 256},
+	} {
+		if got := users(tt.counts); got != tt.want {
+			t.Errorf("users(%v) = %d, want %d", tt.counts, got, tt.want)
+		}
+	}
+}
