@@ -3,23 +3,28 @@
 // infra/load) beside infra/bench/bare, the same DynamoDB calls made
 // directly with the SDK, at several client counts, in the same run and on
 // the same DynamoDB Local. It prints a markdown table; the difference
-// between the two sides is the API's overhead.
+// between the two sides is the API's overhead. A second table shows a third
+// side: the bare calls behind a minimal local net/http handler, driven like
+// the API, which splits that overhead into the loopback HTTP hop (with the
+// load generator's client, which runs in this process too) and the API's
+// own work.
 //
-// Both sides do identical, uncontested, successful work: request n is sent
-// by user n mod users (at least four times as many users as clients, so no
-// two requests in flight touch the same user) and sets that user's email to
-// an address no request has used before. Each point runs the same number of
-// requests on both sides, alternating which side goes first; one warm-up
-// run of each side comes before the first point. Everything it starts, it
-// stops.
+// Every side does identical, uncontested, successful work: request n is
+// sent by user n mod users (at least four times as many users as clients,
+// so no two requests in flight touch the same user) and sets that user's
+// email to an address no request has used before. Each point runs the same
+// number of requests on every side, rotating which goes first; warm-up runs
+// of each side come before the first point. Everything it starts, it stops.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -120,10 +125,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// 1000, not fewer: the p99 of n samples is the (n/100)th worst, and of
 	// 300 it moved by 30 % between runs at one client.
 	requests := fs.Int("requests", 1000, "requests per side, client count and round")
-	rounds := fs.Int("rounds", 3, "rounds per client count; the table shows each side's median")
+	// A multiple of the three sides, so each goes first as often as the
+	// others: the side that follows a point's switch of client count, or
+	// the warm-up, meets a JVM in a different state.
+	rounds := fs.Int("rounds", 3, "rounds per client count, the sides' order rotating; the table shows each side's median")
 	cpuProfile := fs.String("cpuprofile", "", "after the table, profile one more API run (the largest client count) into this file")
 	verbose := fs.Bool("v", false, "print each API run's load report (statuses, max latency, timer lag) to stderr")
-	warm := fs.Int("warm", 1200, "warm-up requests before the first point, half on each side")
+	warm := fs.Int("warm", 3000, "warm-up requests before the first point, half on each side")
 	clientList := fs.String("clients", "1,8,32", "client counts, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -180,79 +188,90 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	hopURL, stopHop, err := serveBareHTTP(bw)
+	if err != nil {
+		return err
+	}
+	defer stopHop()
+
 	var seq atomic.Int64 // every email ever set is new
 	fresh := func(side string) string { return fmt.Sprintf("%s%08d@fresh.e2e.example", side, seq.Add(1)) }
-	api := func(clients, n int) (point, error) {
+	// through drives base with infra/load, as the load test drives the API.
+	through := func(name, base string, clients, n int) (point, error) {
 		r, err := load.Run(ctx, load.Config{
-			BaseURL: url, Population: pop, Clients: clients, Requests: n,
+			BaseURL: base, Population: pop, Clients: clients, Requests: n,
 			Token: func(id, domain string) (string, error) {
 				return key.Sign(devkeys.Claims{Subject: id, DomainID: domain, ExpiresAt: time.Now().Add(time.Hour)})
 			},
 			Mix: func(n int) (int, string) {
-				return n % len(pop.Users), fmt.Sprintf(`{"user":{"email":%q}}`, fresh("api"))
+				return n % len(pop.Users), fmt.Sprintf(`{"user":{"email":%q}}`, fresh(name))
 			},
 		})
 		if err != nil {
 			return point{}, err
 		}
 		if *verbose {
-			fmt.Fprintln(stderr, "api:", r)
+			fmt.Fprintln(stderr, name+":", r)
 		}
 		return point{rps: r.Throughput(), p50: r.P50, p99: r.P99, errors: r.Requests - r.Statuses[http.StatusNoContent]}, nil
 	}
-	direct := func(clients, n int) (point, error) {
-		return runBare(ctx, clients, n, func(ctx context.Context, i int) error {
-			return bw.ChangeEmail(ctx, pop.Users[i%len(pop.Users)].ID, fresh("sdk"))
-		})
+	sides := []side{
+		{name: "api", run: func(clients, n int) (point, error) { return through("api", url, clients, n) }},
+		{name: "sdk", run: func(clients, n int) (point, error) {
+			return runBare(ctx, clients, n, func(ctx context.Context, i int) error {
+				return bw.ChangeEmail(ctx, pop.Users[i%len(pop.Users)].ID, fresh("sdk"))
+			})
+		}},
+		{name: "hop", run: func(clients, n int) (point, error) { return through("hop", hopURL, clients, n) }},
 	}
+	api := sides[0]
 
-	// Warm-up: DynamoDB Local is a JVM whose first thousand or so
+	// Warm-up: DynamoDB Local is a JVM whose first thousands of
 	// transactions run slower (interpreted, then compiled in tiers); a
-	// side measured earlier would pay for it. Both sides' pools fill too.
+	// side measured earlier would pay for it (with 1,200 warm-up requests
+	// the first point, at one client, still moved by 10 % between runs).
+	// Every side's pools fill too.
 	for range 2 {
-		if _, err := direct(warmClients, *warm/4); err != nil {
-			return err
-		}
-		if _, err := api(warmClients, *warm/4); err != nil {
-			return err
+		for _, sd := range sides {
+			if _, err := sd.run(warmClients, *warm/(2*len(sides))); err != nil {
+				return err
+			}
 		}
 	}
 	load1, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(stdout, "End to end on DynamoDB Local: %d requests per side, client count and round, %d rounds (median shown, order alternating), after %d warm-up requests; %s; load average before: %s\n",
+	fmt.Fprintf(stdout, "End to end on DynamoDB Local: %d requests per side, client count and round, %d rounds (median shown, each side first, second and last in turn), after %d warm-up requests; %s; load average before: %s\n",
 		*requests, *rounds, *warm, time.Now().UTC().Format(time.RFC3339), strings.Join(strings.Fields(string(load1))[:3], " "))
 	fmt.Fprintln(stdout, "| clients | ours rps | ours p50 ms | ours p99 ms | bare SDK rps | bare p50 ms | bare p99 ms | rps ours/bare | p50 ours/bare | p99 ours/bare | CPU µs/req ours / bare | errors ours/bare |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	var hopRows []string
 	for _, c := range counts {
-		var ours, sdk []point
+		got := make([][]point, len(sides))
 		for r := range *rounds {
-			// Alternate the order, so neither side always runs on a
-			// table (and a JVM heap) the other has just grown.
-			sides := []func() error{
-				func() error {
-					p, err := measure(func() (point, error) { return api(c, *requests) })
-					ours = append(ours, p)
-					return err
-				},
-				func() error {
-					p, err := measure(func() (point, error) { return direct(c, *requests) })
-					sdk = append(sdk, p)
-					return err
-				},
-			}
-			if r%2 == 1 {
-				sides[0], sides[1] = sides[1], sides[0]
-			}
-			for _, side := range sides {
-				if err := side(); err != nil {
-					return err
+			// Rotate the order, so no side always runs on a table (and a
+			// JVM heap) another has just grown.
+			for k := range sides {
+				i := (k + r) % len(sides)
+				p, err := measure(func() (point, error) { return sides[i].run(c, *requests) })
+				if err != nil {
+					return fmt.Errorf("%s at %d clients: %w", sides[i].name, c, err)
 				}
+				got[i] = append(got[i], p)
 			}
 		}
-		o, b := median(ours), median(sdk)
+		o, b, h := median(got[0]), median(got[1]), median(got[2])
+		perReq := func(p point) float64 { return float64(p.cpu.Microseconds()) / float64(*requests) }
 		fmt.Fprintf(stdout, "| %d | %.0f | %.2f | %.2f | %.0f | %.2f | %.2f | %.2fx | %.2fx | %.2fx | %.0f / %.0f | %d/%d |\n",
 			c, o.rps, ms(o.p50), ms(o.p99), b.rps, ms(b.p50), ms(b.p99),
-			o.rps/b.rps, ms(o.p50)/ms(b.p50), ms(o.p99)/ms(b.p99),
-			float64(o.cpu.Microseconds())/float64(*requests), float64(b.cpu.Microseconds())/float64(*requests), o.errors, b.errors)
+			o.rps/b.rps, ms(o.p50)/ms(b.p50), ms(o.p99)/ms(b.p99), perReq(o), perReq(b), o.errors, b.errors)
+		hopRows = append(hopRows, fmt.Sprintf("| %d | %.0f | %.2f | %.2f | %.2fx | %.2fx | %.2fx | %.0f | %.2fx | %.2fx | %d |",
+			c, h.rps, ms(h.p50), ms(h.p99), h.rps/b.rps, ms(h.p50)/ms(b.p50), ms(h.p99)/ms(b.p99), perReq(h),
+			o.rps/h.rps, ms(o.p99)/ms(h.p99), h.errors))
+	}
+	fmt.Fprintln(stdout, "\nThe same bare SDK calls behind a minimal local net/http handler, driven like the API (the loopback HTTP hop and the load generator's client, without the API):")
+	fmt.Fprintln(stdout, "| clients | bare+HTTP rps | p50 ms | p99 ms | rps vs bare | p50 vs bare | p99 vs bare | CPU µs/req | rps ours/bare+HTTP | p99 ours/bare+HTTP | errors |")
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, row := range hopRows {
+		fmt.Fprintln(stdout, row)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -263,7 +282,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			return err
 		}
-		_, err = api(slices.Max(counts), *requests)
+		_, err = api.run(slices.Max(counts), *requests)
 		pprof.StopCPUProfile()
 		if err != nil {
 			return err
@@ -272,6 +291,47 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	load2, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(stdout, "\nLoad average after: %s.\n", strings.Join(strings.Fields(string(load2))[:3], " "))
 	return nil
+}
+
+// side is one of the things measured: run sends n requests' work from
+// clients goroutines.
+type side struct {
+	name string
+	run  func(clients, n int) (point, error)
+}
+
+// serveBareHTTP serves the baseline's work behind a local net/http server
+// of its own, with nothing of the API: it takes the user id from the path
+// and the email from the body, makes bw's calls and answers 204 (500 on any
+// error). Driven by infra/load like the API, it measures what the loopback
+// HTTP hop and the load generator's client cost, so the difference between
+// it and the bare side is the hop's, and between the API and it the API's
+// own. It returns its base URL and a function that stops it.
+func serveBareHTTP(bw *bare.Writer) (string, func(), error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /v3.0/OS-USER/users/{user_id}/info", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			User struct {
+				Email string `json:"email"`
+			} `json:"user"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if err := bw.ChangeEmail(r.Context(), r.PathValue("user_id"), body.User.Email); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 // bareWriter returns the baseline with a plain SDK client. Its only
