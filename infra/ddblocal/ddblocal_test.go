@@ -14,9 +14,6 @@ import (
 )
 
 func TestStartStop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a JVM")
-	}
 	ctx := context.Background()
 	in, err := Start(ctx, Options{})
 	if err != nil {
@@ -44,9 +41,6 @@ func TestStartStop(t *testing.T) {
 }
 
 func TestCancelKills(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a JVM")
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in, err := Start(ctx, Options{})
 	if err != nil {
@@ -92,9 +86,6 @@ func TestStartErrors(t *testing.T) {
 		}
 	})
 	t.Run("ErrExitedWithStderr", func(t *testing.T) {
-		if testing.Short() {
-			t.Skip("starts a JVM")
-		}
 		// A jar that is not a jar makes java exit at once with a message
 		// on stderr, which Start must report instead of waiting.
 		dir := t.TempDir()

@@ -154,7 +154,7 @@ func pidsOf(t *testing.T, path string) []int {
 	t.Helper()
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
-		t.Skip("no /proc")
+		t.Fatalf("reading /proc (the emulator and this check run on Linux only): %v", err)
 	}
 	var pids []int
 	for _, en := range entries {

@@ -10,9 +10,6 @@ import (
 // TestRunSmall is `make loadtest` end to end at a tiny size: DynamoDB Local
 // and the API start, the load runs, the checks pass, and all of it stops.
 func TestRunSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a JVM")
-	}
 	var out strings.Builder
 	err := run(context.Background(), []string{"-requests", "60", "-clients", "8", "-users", "6", "-contested", "2", "-seed", "3"}, &out, io.Discard)
 	if err != nil {
