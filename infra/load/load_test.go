@@ -64,8 +64,32 @@ func TestPercentile(t *testing.T) {
 	for i := 1; i <= 200; i++ {
 		d = append(d, time.Duration(i))
 	}
-	if percentile(d, 50) != 100 || percentile(d, 99) != 198 || percentile(d[:1], 99) != 1 {
-		t.Errorf("p50 %v p99 %v", percentile(d, 50), percentile(d, 99))
+	if Percentile(d, 50) != 100 || Percentile(d, 99) != 198 || Percentile(d[:1], 99) != 1 {
+		t.Errorf("p50 %v p99 %v", Percentile(d, 50), Percentile(d, 99))
+	}
+	// e2ebench's cases, from when it had its own copy.
+	d = d[:0]
+	for i := 1; i <= 300; i++ {
+		d = append(d, time.Duration(i))
+	}
+	if Percentile(d, 50) != 150 || Percentile(d, 99) != 297 {
+		t.Errorf("of 300: p50 %v p99 %v", Percentile(d, 50), Percentile(d, 99))
+	}
+	// coldstart's median and p90 of 20.
+	if d = d[:20]; Percentile(d, 50) != 10 || Percentile(d, 90) != 18 {
+		t.Errorf("of 20: p50 %v p90 %v", Percentile(d, 50), Percentile(d, 90))
+	}
+}
+
+func TestAverage(t *testing.T) {
+	f := strings.Fields(Average())
+	if len(f) != 3 {
+		t.Fatalf("Average() = %q, want three numbers", Average())
+	}
+	for _, v := range f {
+		if _, err := strconv.ParseFloat(v, 64); err != nil {
+			t.Errorf("Average() = %q: %v", Average(), err)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -178,6 +179,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return r, ctx.Err()
 }
 
+// Average returns the host's 1, 5 and 15 minute load averages from
+// /proc/loadavg, or "?" where there is none: the measuring tools print it
+// beside their figures, since two shared cores make every timing depend on
+// what else runs.
+func Average() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
+}
+
 // probeTimerLag sleeps lagProbe again and again until stop is closed, then
 // sends the most any sleep overran.
 func probeTimerLag(stop <-chan struct{}, out chan<- time.Duration) {
@@ -279,14 +292,16 @@ func summarise(results []result, cfg Config, elapsed time.Duration) Report {
 	}
 	if len(lat) > 0 {
 		slices.Sort(lat)
-		r.P50, r.P99, r.Max = percentile(lat, 50), percentile(lat, 99), lat[len(lat)-1]
+		r.P50, r.P99, r.Max = Percentile(lat, 50), Percentile(lat, 99), lat[len(lat)-1]
 	}
 	return r
 }
 
-// percentile returns the p-th percentile of sorted by the nearest-rank
-// method.
-func percentile(sorted []time.Duration, p int) time.Duration {
+// Percentile returns the p-th percentile of sorted by the nearest-rank
+// method: the value at rank ceil(p/100 * len), so the p50 of an even count
+// is the lower middle. The measuring tools all use it, so their figures
+// compare.
+func Percentile(sorted []time.Duration, p int) time.Duration {
 	rank := (p*len(sorted) + 99) / 100
 	return sorted[max(rank, 1)-1]
 }

@@ -35,6 +35,14 @@ func Serve(ctx context.Context, table string, key *devkeys.Key, logLevel string,
 	if err != nil {
 		return "", nil, err
 	}
+	return ServeHandler(h)
+}
+
+// ServeHandler serves h on a free port of 127.0.0.1 with the server
+// settings Serve gives the API, so that a baseline served with it differs
+// from the API only in its handler. It returns the base URL and a function
+// that stops the server, or an error when the port cannot be opened.
+func ServeHandler(h http.Handler) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err

@@ -1,7 +1,8 @@
 // Command barelambda is the second baseline of `make coldstart`: an
 // aws-lambda-go function that does the same DynamoDB work as the real one
-// (infra/bench/bare: GetItem, then the five-item TransactWriteItems) with a
-// plain SDK client and nothing else: no token check, no validation, no
+// (infra/bench/bare: GetItem, then the five-item TransactWriteItems) with the
+// same DynamoDB client as the real one (dynamo.NewClient: bounded retries,
+// connection pool) and nothing else: no token check, no validation, no
 // logging. Hello-world shows what the runtime costs; this shows what the
 // runtime plus the SDK and DynamoDB cost, so the real function's cold start
 // beyond this one's is its own.

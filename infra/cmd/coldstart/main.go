@@ -43,6 +43,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/bench/bare"
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/load"
 	"github.com/iam-userinfo/userinfo/infra/rie"
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
 	"github.com/iam-userinfo/userinfo/infra/seed"
@@ -102,12 +103,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *other != "" {
 		bins = append(bins, &binary{name: "userinfo bootstrap (-also " + filepath.Base(filepath.Dir(*other)) + ")", pkg: "./functions/userinfo", prebuilt: *other})
 	}
+	bins[0].prebuilt = *prebuilt
+	armSizes := map[string]int64{} // by package: -also's is the tree's, built once
 	for i, b := range bins {
 		// Each at its own path: peakRSS finds the process by it.
 		b.path = filepath.Join(dir, strconv.Itoa(i), "bootstrap")
-		if i == 0 && *prebuilt != "" {
-			b.prebuilt = *prebuilt
-		}
 		if b.prebuilt != "" {
 			if err := copyFile(b.prebuilt, b.path); err != nil {
 				return err
@@ -118,6 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if b.size, err = fileSize(b.path); err != nil {
 			return err
 		}
+		if size, ok := armSizes[b.pkg]; ok {
+			b.sizeARM = size
+			continue
+		}
 		arm := filepath.Join(dir, strconv.Itoa(i)+"-arm64", "bootstrap")
 		if err := build(ctx, arm, b.pkg, "arm64"); err != nil {
 			return err
@@ -125,6 +129,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if b.sizeARM, err = fileSize(arm); err != nil {
 			return err
 		}
+		armSizes[b.pkg] = b.sizeARM
 	}
 	tpl, err := os.ReadFile(*event)
 	if err != nil {
@@ -252,7 +257,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("warm-up %s: %w", b.name, err)
 		}
 	}
-	loadBefore := loadavg()
+	loadBefore := load.Average()
 	for i := range *n {
 		// Rotate which goes first, so none always follows another.
 		for j := range bins {
@@ -266,7 +271,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	fmt.Fprintf(stdout, "Cold start under aws-lambda-rie: invoke (the emulator execs the bootstrap) to the end of the first response; %d fresh processes each, rotating order, one warm-up invoke each before; %s; DynamoDB Local warmed with %d in-process GetItem+TransactWriteItems; %s; GOARCH=%s; load average before %s, after %s.\n\n",
-		*n, jwksNote, *warm, time.Now().UTC().Format(time.RFC3339), runtime.GOARCH, loadBefore, loadavg())
+		*n, jwksNote, *warm, time.Now().UTC().Format(time.RFC3339), runtime.GOARCH, loadBefore, load.Average())
 	took := func(x sample) time.Duration { return x.took }
 	initOf := func(x sample) time.Duration { return x.init }
 	warmOf := func(x sample) time.Duration { return x.warm }
@@ -331,15 +336,6 @@ func fileSize(p string) (int64, error) {
 		return 0, err
 	}
 	return fi.Size(), nil
-}
-
-// loadavg returns the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
 }
 
 // serveJWKS serves the JWKS file at path over https on 127.0.0.1, each
@@ -445,7 +441,7 @@ func stats(s []sample, get func(sample) time.Duration) (median, p90 time.Duratio
 		d[i] = get(x)
 	}
 	slices.Sort(d)
-	return d[(len(d)-1)/2], d[(len(d)*9+9)/10-1]
+	return load.Percentile(d, 50), load.Percentile(d, 90)
 }
 
 func rss(s []sample) (median, max float64) {

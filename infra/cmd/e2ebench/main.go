@@ -20,11 +20,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -37,7 +35,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -51,6 +48,10 @@ import (
 )
 
 const table = "iam-userinfo-e2ebench"
+
+// sideCount is how many sides run: the API, the bare SDK calls, and the
+// bare calls behind a minimal HTTP handler.
+const sideCount = 3
 
 // warmClients is the warm-up's client count.
 const warmClients = 8
@@ -131,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 3, "rounds per client count, the sides' order rotating; the table shows each side's median")
 	cpuProfile := fs.String("cpuprofile", "", "after the table, profile one more API run (the largest client count) into this file")
 	verbose := fs.Bool("v", false, "print each API run's load report (statuses, max latency, timer lag) to stderr")
-	warm := fs.Int("warm", 3000, "warm-up requests before the first point, half on each side")
+	warm := fs.Int("warm", 3000, "warm-up requests before the first point, shared by the sides over two runs each")
 	clientList := fs.String("clients", "1,8,32", "client counts, comma-separated")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -144,8 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		counts = append(counts, c)
 	}
-	if *requests < 1 || *rounds < 1 || *warm < 4 {
-		return errors.New("-requests and -rounds must be positive, -warm at least 4")
+	if *requests < 1 || *rounds < 1 || *warm < 2*sideCount {
+		return fmt.Errorf("-requests and -rounds must be positive, -warm at least %d (a request per side and warm-up run)", 2*sideCount)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Minute)
 	defer cancel()
@@ -215,7 +216,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return point{rps: r.Throughput(), p50: r.P50, p99: r.P99, errors: r.Requests - r.Statuses[http.StatusNoContent]}, nil
 	}
-	sides := []side{
+	sides := [sideCount]side{
 		{name: "api", run: func(clients, n int) (point, error) { return through("api", url, clients, n) }},
 		{name: "sdk", run: func(clients, n int) (point, error) {
 			return runBare(ctx, clients, n, func(ctx context.Context, i int) error {
@@ -233,14 +234,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// Every side's pools fill too.
 	for range 2 {
 		for _, sd := range sides {
-			if _, err := sd.run(warmClients, *warm/(2*len(sides))); err != nil {
+			if _, err := sd.run(warmClients, *warm/(2*sideCount)); err != nil {
 				return err
 			}
 		}
 	}
-	load1, _ := os.ReadFile("/proc/loadavg")
 	fmt.Fprintf(stdout, "End to end on DynamoDB Local: %d requests per side, client count and round, %d rounds (median shown, each side first, second and last in turn), after %d warm-up requests; %s; load average before: %s\n",
-		*requests, *rounds, *warm, time.Now().UTC().Format(time.RFC3339), strings.Join(strings.Fields(string(load1))[:3], " "))
+		*requests, *rounds, *warm, time.Now().UTC().Format(time.RFC3339), load.Average())
 	fmt.Fprintln(stdout, "| clients | ours rps | ours p50 ms | ours p99 ms | bare SDK rps | bare p50 ms | bare p99 ms | rps ours/bare | p50 ours/bare | p99 ours/bare | CPU µs/req ours / bare | errors ours/bare |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	var hopRows []string
@@ -288,8 +288,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	load2, _ := os.ReadFile("/proc/loadavg")
-	fmt.Fprintf(stdout, "\nLoad average after: %s.\n", strings.Join(strings.Fields(string(load2))[:3], " "))
+	fmt.Fprintf(stdout, "\nLoad average after: %s.\n", load.Average())
 	return nil
 }
 
@@ -306,7 +305,8 @@ type side struct {
 // error). Driven by infra/load like the API, it measures what the loopback
 // HTTP hop and the load generator's client cost, so the difference between
 // it and the bare side is the hop's, and between the API and it the API's
-// own. It returns its base URL and a function that stops it.
+// own: localapi.ServeHandler gives it the API's server settings. It returns
+// its base URL and a function that stops it.
 func serveBareHTTP(bw *bare.Writer) (string, func(), error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /v3.0/OS-USER/users/{user_id}/info", func(w http.ResponseWriter, r *http.Request) {
@@ -325,13 +325,7 @@ func serveBareHTTP(bw *bare.Writer) (string, func(), error) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+	return localapi.ServeHandler(mux)
 }
 
 // bareWriter returns the baseline with a plain SDK client. Its only
@@ -348,7 +342,6 @@ func bareWriter(ctx context.Context) (*bare.Writer, error) {
 		return nil, err
 	}
 	c := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.BaseEndpoint = aws.String(os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"))
 		// As the API's client does against DynamoDB Local, whose answers'
 		// x-amz-crc32 the SDK rejects (a warning per call, and the
 		// connection is not reused): aws-sdk-go-v2#3545.
@@ -390,13 +383,8 @@ func runBare(ctx context.Context, clients, n int, do func(context.Context, int) 
 		}
 	}
 	slices.Sort(lat)
-	p.p50, p.p99 = percentile(lat, 50), percentile(lat, 99)
+	p.p50, p.p99 = load.Percentile(lat, 50), load.Percentile(lat, 99)
 	return p, nil
-}
-
-func percentile(sorted []time.Duration, p int) time.Duration {
-	rank := (p*len(sorted) + 99) / 100
-	return sorted[max(rank, 1)-1]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
