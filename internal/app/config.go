@@ -36,19 +36,18 @@ var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUD
 // LoadConfig reads the configuration through getenv. It returns an error
 // naming the first variable that is missing or invalid.
 func LoadConfig(getenv func(string) string) (Config, error) {
-	c := Config{
-		TableName: getenv("TABLE_NAME"),
-		JWKSURL:   getenv("AUTH_JWKS_URL"),
-		Issuer:    getenv("AUTH_ISSUER"),
-		Audience:  getenv("AUTH_AUDIENCE"),
-	}
-	for _, v := range []struct{ name, value string }{
-		{"TABLE_NAME", c.TableName},
-		{"AUTH_JWKS_URL", c.JWKSURL},
-		{"AUTH_ISSUER", c.Issuer},
-		{"AUTH_AUDIENCE", c.Audience},
+	var c Config
+	// The required variables, read and checked in this order.
+	for _, v := range []struct {
+		name string
+		to   *string
+	}{
+		{"TABLE_NAME", &c.TableName},
+		{"AUTH_JWKS_URL", &c.JWKSURL},
+		{"AUTH_ISSUER", &c.Issuer},
+		{"AUTH_AUDIENCE", &c.Audience},
 	} {
-		if strings.TrimSpace(v.value) == "" {
+		if *v.to = getenv(v.name); strings.TrimSpace(*v.to) == "" {
 			return Config{}, fmt.Errorf("%s is required", v.name)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/faultproxy"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
@@ -295,8 +296,8 @@ func TestUnexpectedStoreErrorIs500(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
-	h, err := app.New(context.Background(), app.Config{TableName: "no-such-table", JWKSURL: key.JWKSURL(), Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience}, app.NewLogger(logs, 0))
+	logs := &tailbuf.Buffer{}
+	h, err := app.New(context.Background(), app.Config{TableName: "no-such-table", JWKSURL: key.JWKSURL(), Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience}, testLogger(logs, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

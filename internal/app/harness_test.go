@@ -1,12 +1,12 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +19,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -51,23 +52,10 @@ func runTests(m *testing.M) int {
 	return code
 }
 
-// lockedBuffer collects the JSON log lines of one test's API.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	runLogs.write(p)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// testLogger returns the logger of one test's API at level: its JSON lines
+// go to logs, and to runLogs too.
+func testLogger(logs *tailbuf.Buffer, level slog.Level) *slog.Logger {
+	return app.NewLogger(io.MultiWriter(logs, &runLogs), level)
 }
 
 // apiEnv is the real API over HTTP on 127.0.0.1, built by app.New exactly as
@@ -79,7 +67,7 @@ type apiEnv struct {
 	client *dynamodb.Client
 	store  *dynamo.Store
 	key    *devkeys.Key
-	logs   *lockedBuffer
+	logs   *tailbuf.Buffer
 
 	// handler is what url serves; the Lambda front door wraps it.
 	handler http.Handler
@@ -107,7 +95,7 @@ func newEnv(t *testing.T, endpoint string, env ...string) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &apiEnv{t: t, table: table, client: client, key: key, logs: &lockedBuffer{},
+	e := &apiEnv{t: t, table: table, client: client, key: key, logs: &tailbuf.Buffer{},
 		store: dynamo.New(client, table, dynamo.Options{})}
 
 	if endpoint != "" {
@@ -128,7 +116,7 @@ func newEnv(t *testing.T, endpoint string, env ...string) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := app.New(ctx, cfg, app.NewLogger(e.logs, cfg.LogLevel))
+	h, err := app.New(ctx, cfg, testLogger(e.logs, cfg.LogLevel))
 	if err != nil {
 		t.Fatal(err)
 	}

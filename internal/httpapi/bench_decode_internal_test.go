@@ -9,8 +9,8 @@ import (
 )
 
 // BenchmarkDecode measures reading, decoding and validating the body of a
-// PUT that sets all three members, as the handler does it: decodeUpdate
-// then Update.Validate. make bench compares it with the whole baseline
+// PUT that sets all three members: decodeUpdate as the handler runs it, then
+// Update.Validate as UpdateContact runs it first. make bench compares it with the whole baseline
 // request (internal/bench), to show its share of a request.
 func BenchmarkDecode(b *testing.B) {
 	const body = `{"user":{"email":"alice.one@example.org","areacode":"0086","phone":"18292010816"}}`

@@ -119,7 +119,7 @@ var commonContentTypes = map[string]bool{
 func checkContentType(h http.Header) error {
 	values := h.Values("Content-Type")
 	if len(values) != 1 {
-		return userinfo.Errorf(userinfo.EINVALID, "The Content-Type header must be application/json.")
+		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}
 	if commonContentTypes[values[0]] {
 		return nil
@@ -131,7 +131,7 @@ func checkContentType(h http.Header) error {
 func checkMediaType(v string) error {
 	mediaType, params, err := mime.ParseMediaType(v)
 	if err != nil || mediaType != "application/json" {
-		return userinfo.Errorf(userinfo.EINVALID, "The Content-Type header must be application/json.")
+		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}
 	for name, value := range params {
 		if name != "charset" || !(strings.EqualFold(value, "utf-8") || strings.EqualFold(value, "utf8")) {

@@ -30,17 +30,26 @@ type errorKind struct {
 	message string
 }
 
+// Messages said in more than one place.
+const (
+	msgUnauthorized = "The token is missing, invalid or expired."
+	msgNotFound     = "The requested resource was not found."
+	msgInternal     = "An internal error occurred."
+	msgOutOfTime    = "The request ran out of time; retry it."
+	msgNotJSON      = "The Content-Type header must be application/json."
+)
+
 // errorKinds is the one table from error code to HTTP status and IAM error
 // code. A code missing from it is answered as EINTERNAL.
 var errorKinds = map[string]errorKind{
 	userinfo.EINVALID:      {http.StatusBadRequest, "IAM.0011", "The request is invalid."},
-	userinfo.EUNAUTHORIZED: {http.StatusUnauthorized, "IAM.0001", "The token is missing, invalid or expired."},
+	userinfo.EUNAUTHORIZED: {http.StatusUnauthorized, "IAM.0001", msgUnauthorized},
 	userinfo.EFORBIDDEN:    {http.StatusForbidden, "IAM.0002", "Access denied."},
-	userinfo.ENOTFOUND:     {http.StatusNotFound, "IAM.0004", "The requested resource was not found."},
+	userinfo.ENOTFOUND:     {http.StatusNotFound, "IAM.0004", msgNotFound},
 	eMethodNotAllowed:      {http.StatusMethodNotAllowed, "IAM.0013", "The method is not allowed for this resource."},
 	userinfo.ECONFLICT:     {http.StatusConflict, "IAM.0005", "The request conflicts with the current state of the user."},
 	eTooLarge:              {http.StatusRequestEntityTooLarge, "IAM.0012", "The request body is too large."},
-	userinfo.EINTERNAL:     {http.StatusInternalServerError, "IAM.0006", "An internal error occurred."},
+	userinfo.EINTERNAL:     {http.StatusInternalServerError, "IAM.0006", msgInternal},
 	userinfo.EUNAVAILABLE:  {http.StatusServiceUnavailable, "IAM.0007", "The service is temporarily unavailable; retry the request."},
 }
 

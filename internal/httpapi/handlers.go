@@ -22,35 +22,7 @@ const tokenHeader = "X-Auth-Token"
 // from how its body would have been judged.
 func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		p, err := authenticate(ctx, auth, r.Header)
-		if err != nil {
-			respondError(w, r, err)
-			return
-		}
-		if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-			respondError(w, r, err)
-			return
-		}
-		user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
-		if err != nil {
-			respondError(w, r, err)
-			return
-		}
-		upd, err := decodeUpdate(w, r)
-		if err != nil {
-			respondError(w, r, err)
-			return
-		}
-		// Validation of the values is UpdateContact's first step, before any
-		// store call, so the rules of the reference live in one place and run once.
-		if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-			respondError(w, r, err)
-			return
-		}
-		ex := exchangeFrom(ctx)
-		meta := userinfo.RequestMeta{RequestID: ex.requestID, SourceIP: ex.sourceIP}
-		if err := svc.UpdateContact(ctx, p, user, upd, meta); err != nil {
+		if err := putUserInfo(w, r, cfg, auth, svc); err != nil {
 			respondError(w, r, err)
 			return
 		}
@@ -58,6 +30,37 @@ func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) ht
 		// empty header through as is.
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// putUserInfo runs the checks and the change of handlePutUserInfo, in the
+// contract's order, and returns the first error. The time left is checked
+// before each of the two store steps (the read, then the write with its
+// retries), not inside them.
+func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) error {
+	ctx := r.Context()
+	p, err := authenticate(ctx, auth, r.Header)
+	if err != nil {
+		return err
+	}
+	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+		return err
+	}
+	user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
+	if err != nil {
+		return err
+	}
+	upd, err := decodeUpdate(w, r)
+	if err != nil {
+		return err
+	}
+	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+		return err
+	}
+	ex := exchangeFrom(ctx)
+	meta := userinfo.RequestMeta{RequestID: ex.requestID, SourceIP: ex.sourceIP}
+	// Validating the values is UpdateContact's first step, before any store
+	// call, so the rules of the reference live in one place and run once.
+	return svc.UpdateContact(ctx, p, user, upd, meta)
 }
 
 // handleMethodNotAllowed answers 405 for a known path with another method.
@@ -71,7 +74,7 @@ func handleMethodNotAllowed(allow string) http.Handler {
 
 // handleNotFound answers 404 for any path the API does not have.
 func handleNotFound() http.Handler {
-	err := userinfo.Errorf(userinfo.ENOTFOUND, "The requested resource was not found.")
+	err := userinfo.Errorf(userinfo.ENOTFOUND, msgNotFound)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		respondError(w, r, err)
 	})
@@ -94,7 +97,7 @@ func authenticate(ctx context.Context, auth Authenticator, h http.Header) (useri
 	if p.UserID == "" {
 		// An Authenticator bug must not authorise anyone: an empty user id
 		// would match no path, but fail closed here rather than rely on it.
-		return userinfo.Principal{}, userinfo.Errorf(userinfo.EUNAUTHORIZED, "The token is missing, invalid or expired.")
+		return userinfo.Principal{}, userinfo.Errorf(userinfo.EUNAUTHORIZED, msgUnauthorized)
 	}
 	return p, nil
 }
@@ -105,7 +108,7 @@ func authenticate(ctx context.Context, auth Authenticator, h http.Header) (useri
 // is caller-safe by contract). The cause kept for the log has every copy of
 // the token cut out: a verifier library's error text may quote it.
 func authError(err error, token string) error {
-	code, msg := userinfo.EUNAUTHORIZED, "The token is missing, invalid or expired."
+	code, msg := userinfo.EUNAUTHORIZED, msgUnauthorized
 	switch errorCode(err) {
 	case userinfo.EUNAVAILABLE:
 		code, msg = userinfo.EUNAVAILABLE, "The token could not be verified now; retry the request."
@@ -123,11 +126,11 @@ var errDeadlineNear = errors.New("httpapi: too little time left before the deadl
 // a cut-off write leaves the caller not knowing whether it happened.
 func checkTimeLeft(ctx context.Context, margin time.Duration) error {
 	if err := ctx.Err(); err != nil {
-		return userinfo.Unavailable(err, "The request ran out of time; retry it.")
+		return userinfo.Unavailable(err, msgOutOfTime)
 	}
 	if d, ok := ctx.Deadline(); ok {
 		if left := time.Until(d); left < margin {
-			return userinfo.Unavailable(fmt.Errorf("%w (%v left)", errDeadlineNear, left.Round(time.Millisecond)), "The request ran out of time; retry it.")
+			return userinfo.Unavailable(fmt.Errorf("%w (%v left)", errDeadlineNear, left.Round(time.Millisecond)), msgOutOfTime)
 		}
 	}
 	return nil

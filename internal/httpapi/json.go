@@ -16,14 +16,14 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// encode writes v as the JSON body of a response with the given status. It
+// encode writes e as the JSON body of a response with the given status. It
 // is the one place a response body is serialised.
-func encode(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+func encode(w http.ResponseWriter, status int, e errorBody) {
+	body, err := json.Marshal(e)
 	if err != nil {
-		// Only this package's fixed types get here, so this is a bug; a
-		// fixed body beats a half-written one.
-		status, body = http.StatusInternalServerError, []byte(`{"error_code":"IAM.0006","error_msg":"An internal error occurred."}`)
+		// Only invalid UTF-8 in a string could get here, which none of
+		// ours holds: a bug, and a fixed body beats a half-written one.
+		status, body = http.StatusInternalServerError, []byte(`{"error_code":"IAM.0006","error_msg":"`+msgInternal+`"}`)
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

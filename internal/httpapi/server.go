@@ -5,8 +5,8 @@
 // holds the one table from error code to status.
 //
 // NewServer returns one http.Handler with two front doors: a local net/http
-// server serves it as is, and Lambda serves it through
-// httpadapter.New(h).ProxyWithContext behind API Gateway.
+// server serves it as is, and Lambda serves it through internal/lambdaproxy
+// (REST API, HTTP API and function URL events) behind API Gateway.
 package httpapi
 
 import (
@@ -41,10 +41,11 @@ type Config struct {
 	// handler. Zero or negative means DefaultRequestTimeout.
 	RequestTimeout time.Duration
 	// DeadlineMargin is subtracted from an earlier deadline of the incoming
-	// context (Lambda's invocation deadline), and a store call is not
-	// started with less than this left: it would most likely be cut off,
-	// perhaps after DynamoDB applied it, leaving the caller unsure. Zero or
-	// negative means DefaultDeadlineMargin.
+	// context (Lambda's invocation deadline), and the handler starts neither
+	// the read of the user nor the write with less than this left: it would
+	// most likely be cut off, perhaps after DynamoDB applied it, leaving the
+	// caller unsure. (The write's own retries after a lost race run on what
+	// is left.) Zero or negative means DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
 }
 
