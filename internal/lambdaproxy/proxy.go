@@ -156,7 +156,10 @@ func (ev *restEvent) request() events.APIGatewayProxyRequest {
 func (p *Proxy) serve(ctx context.Context, payload []byte) any {
 	// One pass decodes a REST API event and probes any other. When it
 	// fails (another format's member of another type, or no JSON at all),
-	// the two passes of old decide, with their errors.
+	// the two passes of old decide, with their errors. An HTTP API (payload
+	// 2.0) or function URL event is decoded a second time, as what it is:
+	// the template deploys a REST API, whose events are the ones decoded
+	// once.
 	var rest restEvent
 	decoded := jsonv1.Unmarshal(payload, &rest) == nil
 	var (
