@@ -84,10 +84,17 @@ type Config struct {
 // concurrent use and meant to be built once per process: it holds the key
 // cache, and for an https JWKS a goroutine that refreshes it.
 type Verifier struct {
-	keys   keyfunc.Keyfunc
+	keys   keySource
 	parser *jwt.Parser
 	cache  *tokenCache
-	leeway time.Duration
+}
+
+// keySource is what Verify needs of a JWKS: a key lookup that honours the
+// request's ctx, and the cache itself, to tell "no keys yet" from "unknown
+// kid". keyfunc.Keyfunc has it, and so has firstFetch.
+type keySource interface {
+	KeyfuncCtx(ctx context.Context) jwt.Keyfunc
+	Storage() jwkset.Storage
 }
 
 // NewVerifier validates cfg and returns a Verifier for it. For a file://
@@ -116,12 +123,18 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: jwksFetchTimeout, CheckRedirect: httpsOnlyRedirect}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
 	u, err := url.Parse(cfg.JWKSURL)
 	if err != nil {
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
 
-	var keys keyfunc.Keyfunc
+	var keys keySource
 	switch {
 	case u.Scheme == "https" && u.Host != "":
 		// Not now: the first fetch runs beside the rest of init (and the
@@ -141,14 +154,13 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
 
-	cache, err := newTokenCache(cfg.CacheSize, cfg.Now)
+	cache, err := newTokenCache(cfg.CacheSize, cfg.Now, cfg.Leeway)
 	if err != nil {
 		return nil, err
 	}
 	return &Verifier{
-		keys:   keys,
-		cache:  cache,
-		leeway: cfg.Leeway,
+		keys:  keys,
+		cache: cache,
 		// One parser for the process: it is immutable once built, so sharing
 		// it across concurrent requests is safe and costs nothing per call.
 		parser: jwt.NewParser(
@@ -212,13 +224,8 @@ func usableKey(k jwkset.JWK) bool {
 // happens before it returns, bounded by jwksFetchTimeout; when it fails the
 // error is logged and the cache starts empty, because an issuer outage at
 // cold start must not become an outage of this API once the issuer is back.
+// client and logger must not be nil; NewVerifier fills in their defaults.
 func httpsStorage(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) (jwkset.Storage, error) {
-	if client == nil {
-		client = &http.Client{Timeout: jwksFetchTimeout, CheckRedirect: httpsOnlyRedirect}
-	}
-	if logger == nil {
-		logger = slog.Default()
-	}
 	noErrorOnFirstFetch := true
 	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{rawURL}, keyfunc.Override{
 		Client:                    client,
@@ -269,11 +276,8 @@ type firstFetch struct {
 // fetchConcurrently starts the first fetch of rawURL in a goroutine and
 // returns at once. The goroutine ends when the fetch does, which
 // jwksFetchTimeout bounds; the refresh goroutine it leaves behind ends with
-// ctx.
+// ctx. client and logger must not be nil, as for httpsStorage.
 func fetchConcurrently(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) *firstFetch {
-	if logger == nil {
-		logger = slog.Default()
-	}
 	f := &firstFetch{done: make(chan struct{}), empty: jwkset.NewMemoryStorage()}
 	go func() {
 		defer close(f.done)
@@ -319,12 +323,6 @@ func (f *firstFetch) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 	}
 }
 
-// Keyfunc is KeyfuncCtx without a deadline of the caller's: the wait is
-// still bounded, by the fetch's own timeout.
-func (f *firstFetch) Keyfunc(t *jwt.Token) (any, error) {
-	return f.KeyfuncCtx(context.Background())(t)
-}
-
 // Storage returns the key cache, or an empty one while the first fetch has
 // not finished: it never waits.
 func (f *firstFetch) Storage() jwkset.Storage {
@@ -332,17 +330,4 @@ func (f *firstFetch) Storage() jwkset.Storage {
 		return k.Storage()
 	}
 	return f.empty
-}
-
-// VerificationKeySet waits for the first fetch as KeyfuncCtx does.
-func (f *firstFetch) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
-	select {
-	case <-f.done:
-	case <-ctx.Done():
-		return jwt.VerificationKeySet{}, fmt.Errorf("auth: waiting for the first JWKS fetch: %w", ctx.Err())
-	}
-	if f.keys == nil {
-		return jwt.VerificationKeySet{}, errNoKeys
-	}
-	return f.keys.VerificationKeySet(ctx)
 }

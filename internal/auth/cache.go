@@ -36,13 +36,14 @@ type verified struct {
 // including its signature, is a miss and is verified from scratch. Only
 // successes are cached: a rejected token is never remembered as anything.
 type tokenCache struct {
-	lru *lru.Cache[[sha256.Size]byte, verified]
-	now func() time.Time
+	lru    *lru.Cache[[sha256.Size]byte, verified]
+	now    func() time.Time
+	leeway time.Duration // the parser's, added to exp
 }
 
 // newTokenCache returns a cache of size entries, or nil (caching off) for a
-// negative size.
-func newTokenCache(size int, now func() time.Time) (*tokenCache, error) {
+// negative size. leeway is the clock skew the parser tolerates on exp.
+func newTokenCache(size int, now func() time.Time, leeway time.Duration) (*tokenCache, error) {
 	if size < 0 {
 		return nil, nil
 	}
@@ -53,7 +54,7 @@ func newTokenCache(size int, now func() time.Time) (*tokenCache, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tokenCache{lru: c, now: now}, nil
+	return &tokenCache{lru: c, now: now, leeway: leeway}, nil
 }
 
 // get returns the principal of a token verified before and still valid.
@@ -74,12 +75,12 @@ func (c *tokenCache) get(key [sha256.Size]byte) (userinfo.Principal, bool) {
 
 // add remembers a verified token until it expires (with the leeway the
 // parser allowed) or for maxCacheAge, whichever comes first.
-func (c *tokenCache) add(key [sha256.Size]byte, p userinfo.Principal, expiresAt time.Time, leeway time.Duration) {
+func (c *tokenCache) add(key [sha256.Size]byte, p userinfo.Principal, expiresAt time.Time) {
 	if c == nil {
 		return
 	}
 	until := c.now().Add(maxCacheAge)
-	if exp := expiresAt.Add(leeway); exp.Before(until) {
+	if exp := expiresAt.Add(c.leeway); exp.Before(until) {
 		until = exp
 	}
 	c.lru.Add(key, verified{principal: p, until: until})

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/MicahParks/jwkset"
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -30,7 +29,7 @@ func CountKeyLookups(v *Verifier) *int {
 }
 
 type countingKeys struct {
-	inner keyfunc.Keyfunc
+	inner keySource
 	n     *int
 }
 
@@ -39,13 +38,7 @@ func (c *countingKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 	return c.inner.KeyfuncCtx(ctx)
 }
 
-func (c *countingKeys) Keyfunc(t *jwt.Token) (any, error) { return c.inner.Keyfunc(t) }
-
 func (c *countingKeys) Storage() jwkset.Storage { return c.inner.Storage() }
-
-func (c *countingKeys) VerificationKeySet(ctx context.Context) (jwt.VerificationKeySet, error) {
-	return c.inner.VerificationKeySet(ctx)
-}
 
 // FirstFetchDone returns a channel closed once v's first JWKS fetch has
 // finished (at once for a file JWKS), so that a test can pin the state of

@@ -62,6 +62,16 @@ func hasCode(tce *types.TransactionCanceledException, codes map[string]bool) boo
 	return false
 }
 
+// throttled returns the EUNAVAILABLE error for the cancelled transaction of
+// user id when a cancellation reason says it was throttled, and nil when
+// none does; err is the error TransactWriteItems returned.
+func throttled(tce *types.TransactionCanceledException, id string, err error) error {
+	if !hasCode(tce, cancellationThrottleCodes) {
+		return nil
+	}
+	return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", id, err), msgUnavailable)
+}
+
 const codeConditionFailed = "ConditionalCheckFailed"
 
 // conflictCodes is the cancellation code for a transaction that lost a race
@@ -100,10 +110,17 @@ func (t *tx) moveGuard(newRole, oldRole role, newPK, oldPK, userID, domainID str
 	if newPK == oldPK {
 		return
 	}
+	t.replaceGuard(newRole, oldRole, newPK, oldPK, userID, domainID)
+}
+
+// replaceGuard claims newPK, even when it equals oldPK (writing a guard the
+// user holds again is harmless and repairs a missing one), and releases
+// oldPK unless it is newPK. An empty key (no value) is skipped.
+func (t *tx) replaceGuard(newRole, oldRole role, newPK, oldPK, userID, domainID string) {
 	if newPK != "" {
 		t.putGuard(newRole, newPK, userID, domainID)
 	}
-	if oldPK != "" {
+	if oldPK != "" && oldPK != newPK {
 		t.deleteGuard(oldRole, oldPK, userID)
 	}
 }
@@ -187,11 +204,11 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 	// version condition above pins that account.
 	if c.Email != nil {
 		t.moveGuard(roleNewEmailGuard, roleOldEmailGuard,
-			emailGuardPKOrEmpty(u.DomainID, *c.Email), emailGuardPKOrEmpty(u.DomainID, u.Email), u.ID, u.DomainID)
+			emailGuardPK(u.DomainID, *c.Email), emailGuardPK(u.DomainID, u.Email), u.ID, u.DomainID)
 	}
 	if c.Phone != nil {
 		t.moveGuard(roleNewPhoneGuard, roleOldPhoneGuard,
-			phoneGuardPKOrEmpty(u.DomainID, *c.AreaCode, *c.Phone), phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone), u.ID, u.DomainID)
+			phoneGuardPK(u.DomainID, *c.AreaCode, *c.Phone), phoneGuardPK(u.DomainID, u.AreaCode, u.Phone), u.ID, u.DomainID)
 	}
 
 	// (3) The account's protect policy: an absent item or attribute allows.
@@ -222,20 +239,6 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 		ExpressionAttributeNames: e.namesOrNil(),
 	}})
 	return t
-}
-
-func emailGuardPKOrEmpty(domainID, email string) string {
-	if email == "" {
-		return ""
-	}
-	return emailGuardPK(domainID, email)
-}
-
-func phoneGuardPKOrEmpty(domainID, areaCode, phone string) string {
-	if phone == "" {
-		return ""
-	}
-	return phoneGuardPK(domainID, areaCode, phone)
 }
 
 // auditItem returns the audit record of c, with masked values only.
@@ -287,8 +290,8 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 		}
 		return &userinfo.StaleError{Current: cur}
 	}
-	if hasCode(tce, cancellationThrottleCodes) {
-		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", c.User.ID, err), msgUnavailable)
+	if terr := throttled(tce, c.User.ID, err); terr != nil {
+		return terr
 	}
 	if hasCode(tce, conflictCodes) {
 		return &userinfo.StaleError{}

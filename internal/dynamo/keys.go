@@ -85,11 +85,19 @@ func userPK(id string) string { return userPrefix + id }
 
 func accountPK(domainID string) string { return domainPrefix + domainID }
 
+// emailGuardPK and phoneGuardPK return the guard key of a value, or "" when
+// there is no value (no email, no mobile number), which has no guard.
 func emailGuardPK(domainID, email string) string {
+	if email == "" {
+		return ""
+	}
 	return domainPrefix + domainID + emailInfix + userinfo.EmailKey(email)
 }
 
 func phoneGuardPK(domainID, areaCode, phone string) string {
+	if phone == "" {
+		return ""
+	}
 	return domainPrefix + domainID + phoneInfix + userinfo.PhoneKey(areaCode, phone)
 }
 

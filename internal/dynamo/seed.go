@@ -68,10 +68,10 @@ func (s *Store) upsertOnce(ctx context.Context, u userinfo.User) error {
 	t.add(roleUser, types.TransactWriteItem{Put: userPut(s.table, u, old)})
 	// Unlike ApplyChange, an unchanged guard is written again (one Put, so
 	// no key appears twice): seeding doubles as repair of a missing guard.
-	seedGuard(t, roleNewEmailGuard, roleOldEmailGuard,
-		emailGuardPKOrEmpty(u.DomainID, u.Email), emailGuardPKOrEmpty(prev.DomainID, prev.Email), u.ID, u.DomainID)
-	seedGuard(t, roleNewPhoneGuard, roleOldPhoneGuard,
-		phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone), phoneGuardPKOrEmpty(prev.DomainID, prev.AreaCode, prev.Phone), u.ID, u.DomainID)
+	t.replaceGuard(roleNewEmailGuard, roleOldEmailGuard,
+		emailGuardPK(u.DomainID, u.Email), emailGuardPK(prev.DomainID, prev.Email), u.ID, u.DomainID)
+	t.replaceGuard(roleNewPhoneGuard, roleOldPhoneGuard,
+		phoneGuardPK(u.DomainID, u.AreaCode, u.Phone), phoneGuardPK(prev.DomainID, prev.AreaCode, prev.Phone), u.ID, u.DomainID)
 
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
 	var tce *types.TransactionCanceledException
@@ -81,8 +81,8 @@ func (s *Store) upsertOnce(ctx context.Context, u userinfo.User) error {
 	if code, _ := t.reason(tce, roleUser); code == codeConditionFailed || hasCode(tce, conflictCodes) {
 		return &userinfo.StaleError{}
 	}
-	if hasCode(tce, cancellationThrottleCodes) {
-		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", u.ID, err), msgUnavailable)
+	if terr := throttled(tce, u.ID, err); terr != nil {
+		return terr
 	}
 	if err := t.guardCancelled(u.ID, tce); err != nil {
 		return err
@@ -106,15 +106,6 @@ func userPut(table string, u userinfo.User, old *userinfo.User) *types.Put {
 	}
 }
 
-func seedGuard(t *tx, newRole, oldRole role, newPK, oldPK, userID, domainID string) {
-	if newPK != "" {
-		t.putGuard(newRole, newPK, userID, domainID)
-	}
-	if oldPK != "" && oldPK != newPK {
-		t.deleteGuard(oldRole, oldPK, userID)
-	}
-}
-
 // DeleteUser deletes the user with the given id and releases its guards,
 // in one transaction; its audit records stay until their TTL. A user that
 // does not exist is not an error. It returns EUNAVAILABLE when DynamoDB
@@ -135,10 +126,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			TableName: aws.String(s.table), Key: key(userPK(id), userSK), ConditionExpression: aws.String(cond),
 			ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
 		}})
-		if pk := emailGuardPKOrEmpty(u.DomainID, u.Email); pk != "" {
+		if pk := emailGuardPK(u.DomainID, u.Email); pk != "" {
 			t.deleteGuard(roleOldEmailGuard, pk, id)
 		}
-		if pk := phoneGuardPKOrEmpty(u.DomainID, u.AreaCode, u.Phone); pk != "" {
+		if pk := phoneGuardPK(u.DomainID, u.AreaCode, u.Phone); pk != "" {
 			t.deleteGuard(roleOldPhoneGuard, pk, id)
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
@@ -146,8 +137,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if !errors.As(err, &tce) {
 			return classify("TransactWriteItems", err)
 		}
-		if hasCode(tce, cancellationThrottleCodes) {
-			return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", id, err), msgUnavailable)
+		if terr := throttled(tce, id, err); terr != nil {
+			return terr
 		}
 		if code, _ := t.reason(tce, roleUser); code != codeConditionFailed && !hasCode(tce, conflictCodes) {
 			return classify("TransactWriteItems", err)

@@ -12,9 +12,8 @@ const DefaultMaxAttempts = 3
 
 // Service implements the modify-user-info use case on top of a Store.
 type Service struct {
-	store       Store
-	now         func() time.Time
-	maxAttempts int
+	store Store
+	now   func() time.Time
 }
 
 // NewService returns a Service backed by store, using now as its clock (nil
@@ -23,7 +22,7 @@ func NewService(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now, maxAttempts: DefaultMaxAttempts}
+	return &Service{store: store, now: now}
 }
 
 // Authorize decides whether p may modify the information of the user with
@@ -63,8 +62,8 @@ func authorizeUser(p Principal, u *User) error {
 // now is, at most DefaultMaxAttempts times, then ECONFLICT. An upd that
 // fails Validate is refused with its EINVALID error and writes nothing.
 func (s *Service) UpdateContact(ctx context.Context, p Principal, user *User, upd Update, meta RequestMeta) error {
-	// Validated again here (it costs nothing next to a DynamoDB call) so the
-	// use case is safe whoever calls it, not only the HTTP handler.
+	// This is the one place upd is validated (the HTTP handler only decodes
+	// the body), so every caller gets the same checks before any write.
 	if err := upd.Validate(); err != nil {
 		return err
 	}
@@ -79,7 +78,7 @@ func (s *Service) UpdateContact(ctx context.Context, p Principal, user *User, up
 		if !errors.As(err, &stale) {
 			return err
 		}
-		if attempt >= s.maxAttempts {
+		if attempt >= DefaultMaxAttempts {
 			return Errorf(ECONFLICT, "The user was modified concurrently; retry the request.")
 		}
 		if user = stale.Current; user == nil {
