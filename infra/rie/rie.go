@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
@@ -97,7 +98,7 @@ func Find(path string) (string, error) {
 		}
 		return path, nil
 	}
-	if root, err := moduleRoot(); err == nil {
+	if root, err := proc.ModuleRoot(); err == nil {
 		p := filepath.Join(root, "bin", "aws-lambda-rie")
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
@@ -143,13 +144,13 @@ func Start(ctx context.Context, opts Options) (*Emulator, error) {
 }
 
 func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
-	apiPort, err := freePort()
+	apiPort, err := proc.FreePort()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rie: pick a port: %w", err)
 	}
-	runtimePort, err := freePort()
+	runtimePort, err := proc.FreePort()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rie: pick a port: %w", err)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(apiPort))
 	cmd := exec.CommandContext(ctx, bin,
@@ -170,7 +171,7 @@ func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
 	// forks; Pdeathsig, so a test binary killed on timeout leaves no
 	// emulator holding its ports.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return killGroup(cmd, syscall.SIGKILL) }
+	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("rie: start %s: %w", bin, err)
@@ -242,51 +243,17 @@ func (e *Emulator) Stop() error {
 			return
 		default:
 		}
-		if kerr := killGroup(e.cmd, syscall.SIGTERM); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
+		if kerr := proc.KillGroup(e.cmd, syscall.SIGTERM); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
 			err = fmt.Errorf("rie: stop: %w", kerr)
 		}
 		select {
 		case <-e.done:
 		case <-time.After(stopGrace):
-			_ = killGroup(e.cmd, syscall.SIGKILL)
+			_ = proc.KillGroup(e.cmd, syscall.SIGKILL)
 			<-e.done
 		}
 	})
 	return err
-}
-
-func killGroup(cmd *exec.Cmd, sig syscall.Signal) error {
-	if cmd.Process == nil {
-		return nil
-	}
-	return syscall.Kill(-cmd.Process.Pid, sig)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("rie: pick a port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// moduleRoot walks up from the working directory to the folder with go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func writers(w io.Writer, t *tailbuf.Buffer, mu *sync.Mutex) io.Writer {

@@ -14,6 +14,11 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
+// DefaultTable is the table the local tools (make run, make seed, make
+// invoke) use when TABLE_NAME is unset, so that all of them find the same
+// data.
+const DefaultTable = "iam-userinfo-local"
+
 // User is one user in a seed file.
 type User struct {
 	ID       string `json:"id"`

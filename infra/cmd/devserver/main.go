@@ -33,9 +33,6 @@ func main() {
 	}
 }
 
-// DefaultTableName is the table make run creates when TABLE_NAME is unset.
-const DefaultTableName = "iam-userinfo-local"
-
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
@@ -58,7 +55,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	defer ln.Close()
 
-	key, err := devkeys.LoadOrCreate(env("KEYS_DIR", ".local/keys"))
+	key, err := devkeys.LoadOrCreate(env(devkeys.DirEnv, devkeys.DefaultDir))
 	if err != nil {
 		return err
 	}
@@ -76,7 +73,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	cfg, err := app.LoadConfig(func(name string) string {
 		switch name {
 		case "TABLE_NAME":
-			return env(name, DefaultTableName)
+			return env(name, seed.DefaultTable)
 		case "AUTH_JWKS_URL":
 			return env(name, key.JWKSURL())
 		case "AUTH_ISSUER":

@@ -28,9 +28,9 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir := getenv("KEYS_DIR")
+	dir := getenv(devkeys.DirEnv)
 	if dir == "" {
-		dir = ".local/keys"
+		dir = devkeys.DefaultDir
 	}
 	key, err := devkeys.LoadOrCreate(dir)
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -31,10 +30,6 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
-
-// defaultTableName is the table `make run` creates when TABLE_NAME is
-// unset (infra/cmd/devserver), so both find the same data.
-const defaultTableName = "iam-userinfo-local"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -62,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return def
 	}
-	key, err := devkeys.LoadOrCreate(env("KEYS_DIR", ".local/keys"))
+	key, err := devkeys.LoadOrCreate(env(devkeys.DirEnv, devkeys.DefaultDir))
 	if err != nil {
 		return err
 	}
@@ -79,7 +74,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%s: %w", *eventPath, err)
 	}
 
-	table := env("TABLE_NAME", defaultTableName)
+	table := env("TABLE_NAME", seed.DefaultTable)
 	endpoint, stopDB, err := localDynamoDB(ctx, env("DDB_PORT", "8000"), table, stderr)
 	if err != nil {
 		return err
@@ -123,7 +118,7 @@ func localDynamoDB(ctx context.Context, port, table string, stderr io.Writer) (s
 		return "", nil, errors.New("DDB_PORT must be a port number")
 	}
 	endpoint, stop := "http://127.0.0.1:"+port, func() {}
-	if !answers(ctx, endpoint) {
+	if !ddblocal.Answers(ctx, endpoint) {
 		fmt.Fprintf(stderr, "invoke: no DynamoDB Local on port %s (make run starts one); starting one\n", port)
 		in, err := ddblocal.Start(ctx, ddblocal.Options{Stderr: stderr})
 		if err != nil {
@@ -131,7 +126,7 @@ func localDynamoDB(ctx context.Context, port, table string, stderr io.Writer) (s
 		}
 		endpoint, stop = in.Endpoint(), func() { _ = in.Stop() }
 	}
-	client := localClient(endpoint)
+	client := ddblocal.Client(endpoint)
 	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
 	var missing *types.ResourceNotFoundException
 	if errors.As(err, &missing) {
@@ -153,27 +148,4 @@ func createAndSeed(ctx context.Context, client *dynamodb.Client, table string) e
 		return err
 	}
 	return seed.Apply(ctx, dynamo.New(client, table, dynamo.Options{}), demo)
-}
-
-// answers reports whether a DynamoDB answers ListTables at endpoint.
-func answers(ctx context.Context, endpoint string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_, err := localClient(endpoint).ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)})
-	return err == nil
-}
-
-// localClient is a client for DynamoDB Local, configured explicitly so that
-// nothing of the developer's AWS setup (profile, SSO, region) is read. Any
-// key works: ddblocal starts DynamoDB Local with -sharedDb, as make run does.
-func localClient(endpoint string) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local", Source: "invoke"}, nil
-		}),
-		RetryMaxAttempts:                1,
-		DisableValidateResponseChecksum: true, // DynamoDB Local omits x-amz-crc32 on errors
-	})
 }

@@ -116,10 +116,10 @@ func TestUsesTheRunningDynamoDB(t *testing.T) {
 		t.Errorf("it started a DynamoDB Local although one was running:\n%s", log)
 	}
 	// The table it created and seeded is in the running instance.
-	if !answers(context.Background(), in.Endpoint()) {
+	if !ddblocal.Answers(context.Background(), in.Endpoint()) {
 		t.Fatal("the running DynamoDB Local was stopped")
 	}
-	out, err := localClient(in.Endpoint()).ListTables(t.Context(), nil)
+	out, err := ddblocal.Client(in.Endpoint()).ListTables(t.Context(), nil)
 	if err != nil || len(out.TableNames) != 1 || out.TableNames[0] != "invoke-test" {
 		t.Errorf("tables %v (%v), want invoke-test", out, err)
 	}

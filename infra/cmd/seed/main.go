@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 		port = "8000"
 	}
 	if table == "" {
-		table = "iam-userinfo-local"
+		table = seed.DefaultTable
 	}
 	for k, v := range ddblocal.ClientEnv("http://127.0.0.1:" + port) {
 		if getenv(k) == "" {

@@ -31,9 +31,9 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	if *user == "" {
 		return fmt.Errorf("usage: make token USER=<id> [DOMAIN=<id>]")
 	}
-	dir := getenv("KEYS_DIR")
+	dir := getenv(devkeys.DirEnv)
 	if dir == "" {
-		dir = ".local/keys"
+		dir = devkeys.DefaultDir
 	}
 	key, err := devkeys.LoadOrCreate(dir)
 	if err != nil {
