@@ -98,13 +98,19 @@ invoke: deps build-local ## Invoke the real bootstrap under aws-lambda-rie: make
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json" >&2; exit 1; }
 	@go run ./infra/cmd/invoke -event "$(EVENT)" -bootstrap $(BIN)/$(LOCAL_ARCH)/bootstrap -rie $(BIN)/aws-lambda-rie
 
+# cfn-lint, and the SAM translator it brings, which infra/samtemplate's
+# tests run to see the CloudFormation a deploy would create.
+.PHONY: check-sam
+check-sam:
+	@command -v cfn-lint >/dev/null || { echo "error: cfn-lint not found: install it (pip install cfn-lint)" >&2; exit 1; }
+	@python3 -c 'import samtranslator, cfnlint' 2>/dev/null || { echo "error: the SAM translator is missing: pip install cfn-lint (it brings aws-sam-translator)" >&2; exit 1; }
+
 .PHONY: lint
-lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck and cfn-lint.
+lint: $(BIN)/staticcheck check-sam ## gofmt, go vet, staticcheck and cfn-lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 	  test -z "$$unformatted" || { echo "gofmt would change: $$unformatted" >&2; exit 1; }
 	go vet ./...
 	$(BIN)/staticcheck ./...
-	@command -v cfn-lint >/dev/null || { echo "error: cfn-lint not found: install it (pip install cfn-lint)" >&2; exit 1; }
 	cfn-lint template.yaml
 
 .PHONY: test

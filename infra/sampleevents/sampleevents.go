@@ -6,17 +6,18 @@
 //
 //	{{token NAME}}              a token for the demo user NAME (alice, bob, carol)
 //	{{token NAME expired}}      the same, expired an hour ago
-//	{{oversized-body-base64 N}} a base64 JSON body of N bytes, for the 413 event
+//	{{oversized-body N}}        a JSON body of N bytes, escaped to sit in the
+//	                            event's body string, for the 413 event
 //
 // `make events` writes the rendered files to .local/events (git-ignored) for
 // `sam local invoke -e`; `make invoke` and the tests render on the fly.
 package sampleevents
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -38,7 +39,7 @@ const EnvFile = "env.json"
 // rendered files stay usable for a session and never for long.
 const Lifetime = 12 * time.Hour
 
-// maxOversized bounds {{oversized-body-base64 N}}, so a typo cannot ask for
+// maxOversized bounds {{oversized-body N}}, so a typo cannot ask for
 // gigabytes.
 const maxOversized = 1 << 20
 
@@ -110,14 +111,15 @@ func expand(f []string, tokens TokenFunc) (string, error) {
 		return tokens(f[1], false)
 	case len(f) == 3 && f[0] == "token" && f[2] == "expired":
 		return tokens(f[1], true)
-	case len(f) == 2 && f[0] == "oversized-body-base64":
+	case len(f) == 2 && f[0] == "oversized-body":
 		n, err := strconv.Atoi(f[1])
 		if err != nil || n < 32 || n > maxOversized {
 			return "", fmt.Errorf("size must be a number from 32 to %d", maxOversized)
 		}
-		return base64.StdEncoding.EncodeToString(oversizedBody(n)), nil
+		quoted, _ := json.Marshal(string(oversizedBody(n))) // a string: cannot fail
+		return string(quoted[1 : len(quoted)-1]), nil
 	}
-	return "", errors.New("unknown placeholder: want {{token NAME}}, {{token NAME expired}} or {{oversized-body-base64 N}}")
+	return "", errors.New("unknown placeholder: want {{token NAME}}, {{token NAME expired}} or {{oversized-body N}}")
 }
 
 // oversizedBody returns a well-formed request body of exactly n bytes, so
@@ -127,18 +129,23 @@ func oversizedBody(n int) []byte {
 	return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
 }
 
-// Files returns the sample events in dir, sorted: every *.json file but
-// EnvFile. It returns an error when dir cannot be read or holds none.
+// Files returns the sample events under dir, sorted: every *.json file but
+// EnvFile, in dir and its folders (events/not-deployed holds the events of
+// front doors the template does not create). It returns an error when dir
+// cannot be read or holds none.
 func Files(dir string) ([]string, error) {
-	matches, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	var files []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && filepath.Ext(path) == ".json" && !(filepath.Dir(path) == filepath.Clean(dir) && d.Name() == EnvFile) {
+			files = append(files, path)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	var files []string
-	for _, m := range matches {
-		if filepath.Base(m) != EnvFile {
-			files = append(files, m)
-		}
 	}
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no sample events (*.json) in %s", dir)
@@ -148,7 +155,8 @@ func Files(dir string) ([]string, error) {
 }
 
 // RenderDir renders every event of src into dst (created 0700: the files
-// hold live tokens) under the same names, and returns the paths written. It
+// hold live tokens) under the same relative paths, and returns the paths
+// written. It
 // stops at the first event that fails to render, naming it.
 func RenderDir(src, dst string, tokens TokenFunc) ([]string, error) {
 	files, err := Files(src)
@@ -168,7 +176,14 @@ func RenderDir(src, dst string, tokens TokenFunc) ([]string, error) {
 		if err != nil {
 			return written, fmt.Errorf("%s: %w", f, err)
 		}
-		path := filepath.Join(dst, filepath.Base(f))
+		rel, err := filepath.Rel(src, f)
+		if err != nil {
+			return written, err
+		}
+		path := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return written, err
+		}
 		if err := os.WriteFile(path, out, 0o600); err != nil {
 			return written, err
 		}

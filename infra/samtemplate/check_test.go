@@ -18,9 +18,10 @@ import (
 // allowed to run longer would have its answers replaced by a 504.
 const apiGatewayTimeout = 29 * time.Second
 
-// check returns every way t disagrees with the code; none means it
-// deploys what the code expects. It is the test's core, kept apart so that
-// broken copies of the template can be shown to fail it.
+// check returns every way the template's own text disagrees with the code
+// (the function's build, runtime, timeout and environment, the table);
+// what CloudFormation makes of it is checkDeploy's. It is the test's core,
+// kept apart so that broken copies of the template can be shown to fail it.
 func check(t *samtemplate.Template) []string {
 	var c checker
 	c.tpl = t
@@ -32,7 +33,6 @@ func check(t *samtemplate.Template) []string {
 	}
 	c.table(tables[0])
 	c.function(fns[0], tables[0].ID)
-	c.outputs(tables[0].ID)
 	return c.problems
 }
 
@@ -75,9 +75,7 @@ func (c *checker) function(fn samtemplate.Resource, tableID string) {
 		c.failf("function %s: Role is set, so SAM ignores Policies: the least-privilege policy would not apply", fn.ID)
 	}
 	c.timeout(fn)
-	c.route(fn)
 	c.environment(fn, tableID)
-	c.policies(fn, tableID)
 }
 
 // timeout: under API Gateway's limit, over the handler's own deadline.
@@ -122,26 +120,6 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// route: the one Api event is the router's route.
-func (c *checker) route(fn samtemplate.Resource) {
-	method, path, _ := strings.Cut(httpapi.Route, " ")
-	events, _ := fn.Properties["Events"].(map[string]any)
-	if len(events) != 1 {
-		c.failf("function %s: %d events, want exactly one, %s", fn.ID, len(events), httpapi.Route)
-		return
-	}
-	for name, ev := range events {
-		typ, _ := samtemplate.Lookup(ev, "Type")
-		p, _ := samtemplate.Lookup(ev, "Properties", "Path")
-		m, _ := samtemplate.Lookup(ev, "Properties", "Method")
-		ms, _ := m.(string)
-		// SAM takes the method in any case; API Gateway's is upper case.
-		if typ != "Api" || p != path || !strings.EqualFold(ms, method) {
-			c.failf("function %s: event %s is %v %v %v, want Api %s", fn.ID, name, typ, m, p, httpapi.Route)
-		}
-	}
-}
-
 // environment: exactly the variables the code reads, TABLE_NAME the table.
 func (c *checker) environment(fn samtemplate.Resource, tableID string) {
 	vars, _ := samtemplate.Lookup(c.prop(fn, "Environment"), "Variables")
@@ -159,61 +137,6 @@ func (c *checker) environment(fn samtemplate.Resource, tableID string) {
 	if ref, ok := samtemplate.Ref(m["TABLE_NAME"]); !ok || ref != tableID {
 		c.failf("function %s: TABLE_NAME is %v, want !Ref %s", fn.ID, m["TABLE_NAME"], tableID)
 	}
-}
-
-// policies: inline statements only, allowing exactly the store's actions,
-// on the table only.
-func (c *checker) policies(fn samtemplate.Resource, tableID string) {
-	list, _ := fn.Properties["Policies"].([]any)
-	var actions []string
-	for _, p := range list {
-		stmts, ok := samtemplate.Lookup(p, "Statement")
-		if !ok {
-			c.failf("function %s: policy %v is not an inline document: a managed policy or SAM policy template grants more than the code needs", fn.ID, p)
-			continue
-		}
-		sl, _ := stmts.([]any)
-		for _, s := range sl {
-			sm, _ := s.(map[string]any)
-			if sm["Effect"] != "Allow" || sm["NotAction"] != nil || sm["NotResource"] != nil {
-				c.failf("function %s: statement %v: want a plain Allow of Action on Resource", fn.ID, s)
-			}
-			actions = append(actions, strings1(sm["Action"])...)
-			res := sm["Resource"]
-			if l, ok := res.([]any); ok && len(l) == 1 {
-				res = l[0]
-			}
-			if r, attr, ok := samtemplate.GetAtt(res); !ok || r != tableID || attr != "Arn" {
-				c.failf("function %s: statement allows %v on %v, want only !GetAtt %s.Arn", fn.ID, sm["Action"], sm["Resource"], tableID)
-			}
-		}
-	}
-	sort.Strings(actions)
-	if want := dynamo.IAMActions(); !slices.Equal(actions, want) {
-		c.failf("function %s: IAM actions %v, want exactly the store's %v", fn.ID, actions, want)
-	}
-	// Every operation the store calls is authorised: by its own action,
-	// or (TransactWriteItems) by the item actions of its parts.
-	for _, op := range dynamo.Operations() {
-		if op != "TransactWriteItems" && !slices.Contains(actions, "dynamodb:"+op) {
-			c.failf("function %s: the store calls %s, which no action allows", fn.ID, op)
-		}
-	}
-}
-
-func strings1(v any) []string {
-	switch a := v.(type) {
-	case string:
-		return []string{a}
-	case []any:
-		var out []string
-		for _, x := range a {
-			s, _ := x.(string)
-			out = append(out, s)
-		}
-		return out
-	}
-	return nil
 }
 
 // table: the store's schema, with the protections production needs.
@@ -275,22 +198,4 @@ func prodValue(v, want any) bool {
 func mapGet(v any, key string) any {
 	m, _ := v.(map[string]any)
 	return m[key]
-}
-
-// outputs: the base URL, the full route URL and the table name.
-func (c *checker) outputs(tableID string) {
-	_, path, _ := strings.Cut(httpapi.Route, " ")
-	var base, route, table bool
-	for _, o := range c.tpl.Section("Outputs") {
-		v, _ := samtemplate.Lookup(o, "Value")
-		sub, _ := mapGet(v, "Fn::Sub").(string)
-		base = base || strings.Contains(sub, ".execute-api.") && !strings.Contains(sub, "/v3.0")
-		route = route || strings.Contains(sub, ".execute-api.") && strings.HasSuffix(sub, path)
-		if ref, ok := samtemplate.Ref(v); ok && ref == tableID {
-			table = true
-		}
-	}
-	if !base || !route || !table {
-		c.failf("outputs: API base URL %v, route URL ending %s %v, table name %v: want all three", base, path, route, table)
-	}
 }

@@ -1,11 +1,14 @@
 // Package samtemplate reads a CloudFormation or SAM template written in YAML
-// into plain Go values, so that tests can hold template.yaml to what the
-// code does (its route, environment, IAM actions and table schema).
+// into plain Go values, turns a SAM template into the CloudFormation a
+// deploy creates (Translate, with the SAM translator itself), and resolves
+// that for given parameter values as CloudFormation does (Resolve,
+// FailedRules), so that tests can hold template.yaml, and what AWS would
+// make of it, to what the code does.
 //
-// Short-form intrinsic functions become their long JSON form, as
+// Parse turns short-form intrinsic functions into their long JSON form, as
 // CloudFormation itself reads them: !Ref X is {"Ref": "X"}, !GetAtt A.B is
 // {"Fn::GetAtt": ["A", "B"]}, !Sub s is {"Fn::Sub": "s"}, and so on.
-// Nothing is resolved: a test compares what the template says.
+// Parse resolves nothing: a test compares what the template says.
 //
 // Schema validation is cfn-lint's job (make lint), which knows every
 // resource type; goformation was tried and rejected because its SAM schema

@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -118,25 +117,20 @@ func publicKey(path string) (*ecdsa.PublicKey, error) {
 	return k.Key().(*ecdsa.PublicKey), nil
 }
 
-// restEvent returns a REST API proxy event as API Gateway sends it (the
-// shape of events/success.json: both header maps, a base64 body, the
+// restEvent returns a REST API proxy event as a REGIONAL API sends it (the
+// shape of events/success.json: both header maps, a plain JSON body, the
 // request context).
 func restEvent(token, body string) ([]byte, error) {
 	headers := map[string]string{
-		"Accept":                     "application/json",
-		"Accept-Encoding":            "gzip, deflate, br",
-		"CloudFront-Forwarded-Proto": "https",
-		"CloudFront-Viewer-Country":  "DE",
-		"Content-Type":               "application/json;charset=utf8",
-		"Host":                       "abcdef1234.execute-api.eu-west-1.amazonaws.com",
-		"User-Agent":                 "curl/8.5.0",
-		"Via":                        "2.0 3f1e2d4c5b6a79880f1e2d3c4b5a6978.cloudfront.net (CloudFront)",
-		"X-Amz-Cf-Id":                "Jl4zQn8cYtR2w9vXbK1mP0sD7fG3hU6jE5aL2oI9uY8tR4eW1qZ0xA==",
-		"X-Amzn-Trace-Id":            "Root=1-6749a3c0-1c2d3e4f5a6b7c8d9e0f1a2b",
-		"X-Auth-Token":               token,
-		"X-Forwarded-For":            "198.51.100.7, 130.176.0.1",
-		"X-Forwarded-Port":           "443",
-		"X-Forwarded-Proto":          "https",
+		"Accept":            "application/json",
+		"Content-Type":      "application/json;charset=utf8",
+		"Host":              "abcdef1234.execute-api.eu-west-1.amazonaws.com",
+		"User-Agent":        "curl/8.5.0",
+		"X-Amzn-Trace-Id":   "Root=1-6749a3c0-1c2d3e4f5a6b7c8d9e0f1a2b",
+		"X-Auth-Token":      token,
+		"X-Forwarded-For":   "198.51.100.7",
+		"X-Forwarded-Port":  "443",
+		"X-Forwarded-Proto": "https",
 	}
 	multi := make(map[string][]string, len(headers))
 	for k, v := range headers {
@@ -149,19 +143,20 @@ func restEvent(token, body string) ([]byte, error) {
 		Headers:           headers,
 		MultiValueHeaders: multi,
 		PathParameters:    map[string]string{"user_id": aliceID},
-		Body:              base64.StdEncoding.EncodeToString([]byte(body)),
-		IsBase64Encoded:   true,
+		Body:              body,
 		RequestContext: events.APIGatewayProxyRequestContext{
-			AccountID:    "123456789012",
-			ResourceID:   "a1b2c3",
-			Stage:        "dev",
-			RequestID:    "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
-			Identity:     events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "curl/8.5.0"},
-			DomainName:   "abcdef1234.execute-api.eu-west-1.amazonaws.com",
-			ResourcePath: "/v3.0/OS-USER/users/{user_id}/info",
-			HTTPMethod:   http.MethodPut,
-			APIID:        "abcdef1234",
-			Protocol:     "HTTP/1.1",
+			AccountID:         "123456789012",
+			ResourceID:        "a1b2c3",
+			Stage:             "dev",
+			DomainPrefix:      "abcdef1234",
+			ExtendedRequestID: "Kq3bNFyNjoEF000=",
+			RequestID:         "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+			Identity:          events.APIGatewayRequestIdentity{SourceIP: "198.51.100.7", UserAgent: "curl/8.5.0"},
+			DomainName:        "abcdef1234.execute-api.eu-west-1.amazonaws.com",
+			ResourcePath:      "/v3.0/OS-USER/users/{user_id}/info",
+			HTTPMethod:        http.MethodPut,
+			APIID:             "abcdef1234",
+			Protocol:          "HTTP/1.1",
 		},
 	})
 }

@@ -1,24 +1,57 @@
 package dynamo
 
+import (
+	"slices"
+	"sort"
+)
+
 // Operations returns the DynamoDB API operations the Store calls on the
 // request path (GetUser and ApplyChange), sorted. The Lambda's IAM policy
-// must allow IAMActions; a test compares both with the SAM template.
+// must allow them through Grants; a test compares both with the SAM template.
 func Operations() []string {
 	return []string{"GetItem", "TransactWriteItems"}
 }
 
-// IAMActions returns the IAM actions the request path needs, sorted. There
-// is no dynamodb:TransactWriteItems action: IAM authorises each item of a
-// transaction by its own action (Put → PutItem, Update → UpdateItem,
-// Delete → DeleteItem, ConditionCheck → ConditionCheckItem).
-func IAMActions() []string {
-	return []string{
-		"dynamodb:ConditionCheckItem", // the account policy check
-		"dynamodb:DeleteItem",         // releasing an old guard
-		"dynamodb:GetItem",            // GetUser
-		"dynamodb:PutItem",            // a new guard, the audit record
-		"dynamodb:UpdateItem",         // the user item
+// Grant is one statement of the request path's IAM policy: Actions on the
+// items whose partition key matches one of LeadingKeys (IAM StringLike
+// patterns, * standing for any run of characters).
+type Grant struct {
+	Actions     []string
+	LeadingKeys []string
+}
+
+// Grants returns what the request path needs, item kind by item kind,
+// from the key layout of keys.go. There is no dynamodb:TransactWriteItems
+// action: IAM authorises each item of a transaction by its own action (Put
+// → PutItem, Update → UpdateItem, Delete → DeleteItem, ConditionCheck →
+// ConditionCheckItem), dynamodb:LeadingKeys included. The SAM template must
+// grant exactly these; a test compares the two, and another that the
+// request path stays inside them.
+func Grants() []Grant {
+	wild := "*"
+	return []Grant{
+		// GetUser, and the user update of ApplyChange.
+		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{userPK(wild)}},
+		// The audit record, under its user's partition.
+		{[]string{"dynamodb:PutItem"}, []string{userPK(wild)}},
+		// Claiming and releasing uniqueness guards.
+		{[]string{"dynamodb:DeleteItem", "dynamodb:PutItem"}, []string{
+			domainPrefix + wild + emailInfix + wild,
+			domainPrefix + wild + phoneInfix + wild,
+		}},
+		// The check of the account's protect policy.
+		{[]string{"dynamodb:ConditionCheckItem"}, []string{accountPK(wild)}},
 	}
+}
+
+// IAMActions returns every action of Grants, sorted.
+func IAMActions() []string {
+	var out []string
+	for _, g := range Grants() {
+		out = append(out, g.Actions...)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
 }
 
 // SeedOperations returns the DynamoDB API operations that only the local

@@ -53,6 +53,30 @@ var errorKinds = map[string]errorKind{
 	userinfo.EUNAVAILABLE:  {http.StatusServiceUnavailable, "IAM.0007", "The service is temporarily unavailable; retry the request."},
 }
 
+// RetryAfterSeconds is the Retry-After of every 503: each one is transient
+// (throttling, a slow dependency, a deadline), and one second is long
+// enough for a retry to find capacity.
+const RetryAfterSeconds = 1
+
+// ErrorAnswer is how the API answers one kind of error.
+type ErrorAnswer struct {
+	Status  int
+	IAMCode string
+	// Message is the error_msg given when the error carries none of its own.
+	Message string
+}
+
+// ErrorAnswers returns the answer of each error status. API Gateway's own
+// answers (the SAM template's gateway responses and firewall responses)
+// must give the same; infra/samtemplate's tests compare them.
+func ErrorAnswers() map[int]ErrorAnswer {
+	out := make(map[int]ErrorAnswer, len(errorKinds))
+	for _, k := range errorKinds {
+		out[k.status] = ErrorAnswer{Status: k.status, IAMCode: k.iamCode, Message: k.message}
+	}
+	return out
+}
+
 // errorCode returns the code err is answered with. A context error that
 // reached us unclassified means the request ran out of time or the caller
 // left: that is shedding load (503), not a bug (500).
@@ -92,9 +116,7 @@ func respondError(w http.ResponseWriter, r *http.Request, err error) {
 	ex := exchangeFrom(r.Context())
 	ex.err, ex.iamCode = err, iamCode
 	if kind.status == http.StatusServiceUnavailable {
-		// Every 503 here is transient (throttling, a slow dependency, a
-		// deadline): one second is long enough for a retry to find capacity.
-		w.Header().Set("Retry-After", strconv.Itoa(1))
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
 	}
 	encode(w, kind.status, errorBody{ErrorCode: iamCode, ErrorMsg: msg, RequestID: ex.requestID})
 }

@@ -13,7 +13,8 @@ const userInfoPath = "/v3.0/OS-USER/users/{user_id}/info"
 
 // Route is the API's one route as "METHOD path", in ServeMux's pattern
 // syntax, which is also API Gateway's ({user_id} is a path parameter). The
-// SAM template must declare exactly this route; a test compares the two.
+// SAM template sends every method of its path, and every other path, to
+// the function, which answers them all; infra/samtemplate's tests check it.
 const Route = http.MethodPut + " " + userInfoPath
 
 // addRoutes lists the whole API surface.

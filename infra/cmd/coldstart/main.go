@@ -20,7 +20,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -400,8 +399,8 @@ func render(tpl []byte, tokens sampleevents.TokenFunc, email string) ([]byte, er
 	if err != nil {
 		return nil, err
 	}
-	ev["body"] = base64.StdEncoding.EncodeToString(body)
-	ev["isBase64Encoded"] = true
+	ev["body"] = string(body)
+	ev["isBase64Encoded"] = false
 	return json.Marshal(ev)
 }
 
