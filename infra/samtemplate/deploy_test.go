@@ -38,6 +38,8 @@ var operatorValues = map[string]string{
 	"AuthAudience": "userinfo-api",
 	"AuthJwksUrl":  "https://idp.acme.internal/.well-known/jwks.json",
 	"AlarmEmail":   "iam-oncall@acme.internal",
+	"EmailFrom":    "no-reply@acme.internal",
+	"SesIdentity":  "acme.internal",
 }
 
 // deploySet is one way the stack is deployed: a samconfig.toml environment
@@ -198,11 +200,21 @@ func TestBrokenDeploysFail(t *testing.T) {
 		{"401FilterWrongField", "FilterPattern: '{ $.status = 401 }'", "FilterPattern: '{ $.statusCode = 401 }'", all, "no alarm on the 401 rate"},
 		{"DashboardWithoutThrottles", `                [".", "Throttles", ".", ".", {"stat": "Sum", "label": "throttles"}]]}},`, `                [".", "Duration", ".", ".", {"stat": "Sum", "label": "throttles"}]]}},`, all, "AWS/Lambda Throttles"},
 		{"DashboardWithoutAlarm", `, "${UnauthorizedRateAlarm.Arn}"`, ``, all, "dashboard shows"},
-		{"LooseUserKeys", "                  dynamodb:LeadingKeys: [\"USER#*\"]\n            - Sid: AuditRecords", "                  dynamodb:LeadingKeys: [\"*\"]\n            - Sid: AuditRecords", all, "want exactly dynamo.Grants"},
+		{"LooseUserKeys", "                  dynamodb:LeadingKeys: [\"USER#*\"]\n            - Sid: AuditRecords", "                  dynamodb:LeadingKeys: [\"*\"]\n            - Sid: AuditRecords", all, "want exactly [dynamodb:ConditionCheckItem"},
 		{"NoLeadingKeys", "              Action: [dynamodb:ConditionCheckItem]\n              Resource: !GetAtt UsersTable.Arn\n              Condition:\n                ForAllValues:StringLike:\n                  dynamodb:LeadingKeys: [\"DOMAIN#*\"]", "              Action: [dynamodb:ConditionCheckItem]\n              Resource: !GetAtt UsersTable.Arn", all, "not limited by dynamodb:LeadingKeys"},
-		{"ExtraAction", "              Action: [dynamodb:GetItem, dynamodb:UpdateItem]", "              Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:Scan]", all, "want exactly dynamo.Grants"},
+		{"ExtraAction", "            - Sid: Users\n              Effect: Allow\n              Action: [dynamodb:GetItem, dynamodb:UpdateItem]", "            - Sid: Users\n              Effect: Allow\n              Action: [dynamodb:GetItem, dynamodb:UpdateItem, dynamodb:Scan]", all, "want exactly [dynamodb:ConditionCheckItem"},
+		{"NotifierSeesEverything", `                - Pattern: '{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"OUTBOX#"}]}}}}'`, `                - Pattern: '{"eventName":["INSERT"]}'`, all, "dynamo.OutboxFilter"},
+		{"NotifierFailsWholeBatches", "            FunctionResponseTypes: [ReportBatchItemFailures]\n", "", all, "partial failures"},
+		{"NotifierEndlessRetries", "            MaximumRecordAgeInSeconds: 3600\n", "", all, "bounded retries and age"},
+		{"NotifierNoDLQ", "            DestinationConfig:\n              OnFailure:\n                Type: SQS\n                Destination: !GetAtt NotifierDeadLetterQueue.Arn\n", "", all, "not a queue"},
+		{"NoDLQAlarm", "          Value: !GetAtt NotifierDeadLetterQueue.QueueName", "          Value: some-queue", all, "dead-letter queue"},
+		{"NoIteratorAgeAlarm", "      MetricName: IteratorAge", "      MetricName: Duration", all, "iterator age"},
+		{"StreamWithImages", "        StreamViewType: KEYS_ONLY", "        StreamViewType: NEW_IMAGE", all, "KEYS_ONLY"},
+		{"SendAsAnyone", "      Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SesIdentity}", "      Resource: \"*\"", all, "sending rights"},
+		{"PublishToTopics", "              NotResource: !Sub arn:${AWS::Partition}:sns:*:*:*", "              Resource: \"*\"", all, "sending rights"},
+		{"NotifierReadsUsers", "                  dynamodb:LeadingKeys: [\"OUTBOX#*\"]", "                  dynamodb:LeadingKeys: [\"OUTBOX#*\", \"USER#*\"]", all, "want exactly"},
 		{"AnyResource", "              Action: [dynamodb:ConditionCheckItem]\n              Resource: !GetAtt UsersTable.Arn", "              Action: [dynamodb:ConditionCheckItem]\n              Resource: \"*\"", all, "not on the table"},
-		{"ManagedPolicy", "      Policies:\n", "      Policies:\n        - AmazonDynamoDBFullAccess\n", all, "FullAccess"},
+		{"ManagedPolicy", "      Policies:\n        # Least privilege", "      Policies:\n        - AmazonDynamoDBFullAccess\n        # Least privilege", all, "FullAccess"},
 		{"XRayAlways", "      Tracing: !Ref TracingMode", "      Tracing: !If [TracingOn, Active, PassThrough]", []string{"dev"}, "X-Ray policy: true"},
 		{"ManagesAccountByDefault", "  ManageApiGatewayAccount:\n    Type: String\n    Default: \"false\"", "  ManageApiGatewayAccount:\n    Type: String\n    Default: \"true\"", []string{"prod"}, "ManageApiGatewayAccount defaults to"},
 		{"OldTLS", "      SecurityPolicy: TLS_1_2", "      SecurityPolicy: TLS_1_0", []string{"prod-custom-domain"}, "TLS_1_2"},
@@ -311,6 +323,7 @@ func placeholders(t *testing.T) map[string][]string {
 		"AuthIssuer":  {"https://iam.example.com", devkeys.DefaultIssuer},
 		"AuthJwksUrl": {"https://iam.example.com/.well-known/jwks.json"},
 		"AlarmEmail":  {"iam-oncall@example.com"},
+		"EmailFrom":   {"no-reply@iam.example.com", "no-reply@iam.local.test"},
 	}
 	cfg := readSamconfig(t)
 	for table, kv := range cfg {
@@ -433,7 +446,12 @@ func functionParams(t *testing.T) []string {
 	t.Helper()
 	tpl, _ := load(t)
 	params := tpl.Section("Parameters")
-	fn := tpl.Resources("AWS::Serverless::Function")[0]
+	var fn samtemplate.Resource
+	for _, f := range tpl.Resources("AWS::Serverless::Function") {
+		if functionKind(f) == apiFunction {
+			fn = f
+		}
+	}
 	seen := map[string]bool{}
 	var walk func(v any)
 	walk = func(v any) {
@@ -534,7 +552,12 @@ func TestConfigurationReachesTheAlias(t *testing.T) {
 	}
 	// Lambda refuses a version description over 256 characters.
 	longest := 0
-	sub, _ := get(tpl.Resources("AWS::Serverless::Function")[0].Properties, "VersionDescription", "Fn::Sub").(string)
+	var sub string
+	for _, f := range tpl.Resources("AWS::Serverless::Function") {
+		if functionKind(f) == apiFunction {
+			sub, _ = get(f.Properties, "VersionDescription", "Fn::Sub").(string)
+		}
+	}
 	for _, part := range regexp.MustCompile(`\$\{([^}]+)\}|[^$]+`).FindAllStringSubmatch(sub, -1) {
 		if part[1] == "" {
 			longest += len(part[0])

@@ -111,6 +111,7 @@ func checkDeploy(d deploy) []string {
 	c.grants()
 	c.customDomain()
 	c.apiGatewayAccount()
+	c.notifier()
 	return c.problems
 }
 
@@ -195,6 +196,19 @@ func resourceRank(p string, segs []string) (string, bool) {
 func (c *stackChecker) restAPI() (string, map[string]any) {
 	id, api := c.one("AWS::ApiGateway::RestApi")
 	return id, asMap(props(api)["Body"])
+}
+
+// apiFunction returns the logical id and resource of the function API
+// Gateway invokes (through its alias "live").
+func (c *stackChecker) apiFunction() (string, map[string]any) {
+	if alias := c.resources("AWS::Lambda::Alias")[c.alias()]; alias != nil {
+		id, _ := samtemplate.Ref(props(alias)["FunctionName"])
+		if fn := c.resources("AWS::Lambda::Function")[id]; fn != nil {
+			return id, fn
+		}
+	}
+	c.failf("no function behind the alias live")
+	return "", nil
 }
 
 // alias returns the logical id of the function's alias "live".
@@ -418,7 +432,7 @@ func (c *stackChecker) accessLog() {
 // --- 5. Releases that can be taken back ----------------------------------
 
 func (c *stackChecker) releases() {
-	fnID, _ := c.one("AWS::Lambda::Function")
+	fnID, _ := c.apiFunction()
 	aliasID := c.alias()
 	if aliasID == "" {
 		return
@@ -616,7 +630,7 @@ func (c *stackChecker) isAliasErrors(a map[string]any) bool {
 func (c *stackChecker) alarms() {
 	alarms := c.resources("AWS::CloudWatch::Alarm")
 	list := slices.Collect(maps.Values(alarms))
-	fnID, _ := c.one("AWS::Lambda::Function")
+	fnID, _ := c.apiFunction()
 	for what, match := range map[string]func(map[string]any) bool{
 		"the API's p99 latency": func(a map[string]any) bool { return isP99Latency(props(a)) },
 		"the API's 5xx rate":    func(a map[string]any) bool { return isRateOf("5XXError")(props(a)) },
@@ -794,49 +808,18 @@ func expandMetricRow(row, prev []any) []any {
 // --- 6. Least privilege per item kind ------------------------------------
 
 func (c *stackChecker) grants() {
-	fnID, fn := c.one("AWS::Lambda::Function")
-	roleID, _, _ := samtemplate.GetAtt(props(fn)["Role"])
-	role := c.resources("AWS::IAM::Role")[roleID]
+	fnID, fn := c.apiFunction()
+	role := c.role(fnID, fn)
 	if role == nil {
-		c.failf("function %s has no role of the stack's own", fnID)
 		return
 	}
-	tableID, _ := c.one("AWS::DynamoDB::Table")
-	got := map[string]bool{}
 	pols, _ := props(role)["Policies"].([]any)
+	var stmts []any
 	for _, p := range pols {
-		stmts, _ := get(p, "PolicyDocument", "Statement").([]any)
-		for _, s := range stmts {
-			sm := asMap(s)
-			if sm["Effect"] != "Allow" || sm["NotAction"] != nil || sm["NotResource"] != nil {
-				c.failf("statement %v: want a plain Allow of Action on Resource", s)
-			}
-			if r, attr, _ := samtemplate.GetAtt(sm["Resource"]); r != tableID || attr != "Arn" {
-				c.failf("statement %v is not on the table %s alone", sm["Sid"], tableID)
-			}
-			keys, _ := get(sm, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys").([]any)
-			if len(keys) == 0 || len(asMap(sm["Condition"])) != 1 {
-				c.failf("statement %v is not limited by dynamodb:LeadingKeys alone: %v", sm["Sid"], sm["Condition"])
-			}
-			acts, _ := sm["Action"].([]any)
-			for _, a := range acts {
-				for _, k := range keys {
-					got[fmt.Sprint(a, " ", k)] = true
-				}
-			}
-		}
+		s, _ := get(p, "PolicyDocument", "Statement").([]any)
+		stmts = append(stmts, s...)
 	}
-	want := map[string]bool{}
-	for _, g := range dynamo.Grants() {
-		for _, a := range g.Actions {
-			for _, k := range g.LeadingKeys {
-				want[a+" "+k] = true
-			}
-		}
-	}
-	if !maps.Equal(got, want) {
-		c.failf("the role allows %v, want exactly dynamo.Grants(): %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
-	}
+	c.tableGrants("function "+fnID, stmts, dynamo.Grants())
 	managed, _ := props(role)["ManagedPolicyArns"].([]any)
 	xray := slices.ContainsFunc(managed, func(a any) bool { return strings.HasSuffix(fmt.Sprint(a), "/AWSXrayWriteOnlyAccess") })
 	if xray != c.d.tracing() {
@@ -846,6 +829,143 @@ func (c *stackChecker) grants() {
 		if s := fmt.Sprint(a); !strings.HasSuffix(s, "/AWSXrayWriteOnlyAccess") && !strings.HasSuffix(s, "/AWSLambdaBasicExecutionRole") {
 			c.failf("the role has the managed policy %s", s)
 		}
+	}
+}
+
+// role returns the IAM role of function fnID, or fails.
+func (c *stackChecker) role(fnID string, fn map[string]any) map[string]any {
+	roleID, _, _ := samtemplate.GetAtt(props(fn)["Role"])
+	role := c.resources("AWS::IAM::Role")[roleID]
+	if role == nil {
+		c.failf("function %s has no role of the stack's own", fnID)
+	}
+	return role
+}
+
+// tableGrants checks that stmts allow exactly grants on the table: each a
+// plain Allow on the table, limited by dynamodb:LeadingKeys.
+func (c *stackChecker) tableGrants(who string, stmts []any, grants []dynamo.Grant) {
+	tableID, _ := c.one("AWS::DynamoDB::Table")
+	got := map[string]bool{}
+	for _, s := range stmts {
+		sm := asMap(s)
+		if sm["Effect"] != "Allow" || sm["NotAction"] != nil || sm["NotResource"] != nil {
+			c.failf("%s: statement %v: want a plain Allow of Action on Resource", who, s)
+		}
+		if r, attr, _ := samtemplate.GetAtt(sm["Resource"]); r != tableID || attr != "Arn" {
+			c.failf("%s: statement %v is not on the table %s alone", who, sm["Sid"], tableID)
+		}
+		keys, _ := get(sm, "Condition", "ForAllValues:StringLike", "dynamodb:LeadingKeys").([]any)
+		if len(keys) == 0 || len(asMap(sm["Condition"])) != 1 {
+			c.failf("%s: statement %v is not limited by dynamodb:LeadingKeys alone: %v", who, sm["Sid"], sm["Condition"])
+		}
+		acts, _ := sm["Action"].([]any)
+		for _, a := range acts {
+			for _, k := range keys {
+				got[fmt.Sprint(a, " ", k)] = true
+			}
+		}
+	}
+	want := map[string]bool{}
+	for _, g := range grants {
+		for _, a := range g.Actions {
+			for _, k := range g.LeadingKeys {
+				want[a+" "+k] = true
+			}
+		}
+	}
+	if !maps.Equal(got, want) {
+		c.failf("%s: the role allows %v on the table, want exactly %v", who, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(want)))
+	}
+}
+
+// --- Issue 12: the notifier ----------------------------------------------
+
+// notifier: fed the table's new outbox items only, keys only, retried in
+// bounded batches with partial failures, what it cannot deliver to a
+// dead-letter queue that has an alarm; allowed to send as the one SES
+// identity, SMS to numbers, and to touch only outbox and pending items.
+func (c *stackChecker) notifier() {
+	esms := c.resources("AWS::Lambda::EventSourceMapping")
+	if len(esms) != 1 {
+		c.failf("%d event source mappings, want the notifier's one", len(esms))
+		return
+	}
+	tableID, table := c.one("AWS::DynamoDB::Table")
+	if v := get(props(table), "StreamSpecification", "StreamViewType"); v != "KEYS_ONLY" {
+		c.failf("the table's stream view is %v, want KEYS_ONLY (no address in the stream)", v)
+	}
+	var fnID string
+	for _, m := range esms {
+		mp := props(m)
+		fnID, _ = samtemplate.Ref(mp["FunctionName"])
+		if r, attr, _ := samtemplate.GetAtt(mp["EventSourceArn"]); r != tableID || attr != "StreamArn" {
+			c.failf("the notifier reads %v, not the table's stream", mp["EventSourceArn"])
+		}
+		pattern, _ := get(mp, "FilterCriteria", "Filters", "0", "Pattern").(string)
+		if filters, _ := get(mp, "FilterCriteria", "Filters").([]any); len(filters) != 1 || pattern != dynamo.OutboxFilter {
+			c.failf("the notifier's filter is %v, want dynamo.OutboxFilter %s", get(mp, "FilterCriteria"), dynamo.OutboxFilter)
+		}
+		types, _ := mp["FunctionResponseTypes"].([]any)
+		retries, _ := strconv.Atoi(fmt.Sprint(mp["MaximumRetryAttempts"]))
+		age, _ := strconv.Atoi(fmt.Sprint(mp["MaximumRecordAgeInSeconds"]))
+		if !slices.Contains(types, any("ReportBatchItemFailures")) || mp["BisectBatchOnFunctionError"] != true ||
+			retries < 1 || retries > 10 || age < 60 || age > 86400 {
+			c.failf("the notifier's batches: response types %v, bisect %v, retries %v, record age %v: want partial failures, bisection, bounded retries and age", types, mp["BisectBatchOnFunctionError"], mp["MaximumRetryAttempts"], mp["MaximumRecordAgeInSeconds"])
+		}
+		dlq, attr, _ := samtemplate.GetAtt(get(mp, "DestinationConfig", "OnFailure", "Destination"))
+		if c.resources("AWS::SQS::Queue")[dlq] == nil || attr != "Arn" {
+			c.failf("the notifier's failures go to %v, not a queue of the stack's", get(mp, "DestinationConfig"))
+		} else if !slices.ContainsFunc(slices.Collect(maps.Values(c.resources("AWS::CloudWatch::Alarm"))), func(a map[string]any) bool {
+			q, attr, _ := samtemplate.GetAtt(get(props(a), "Dimensions", "0", "Value"))
+			return props(a)["MetricName"] == "ApproximateNumberOfMessagesVisible" && q == dlq && attr == "QueueName"
+		}) {
+			c.failf("no alarm on the dead-letter queue %s's depth", dlq)
+		}
+	}
+	if !slices.ContainsFunc(slices.Collect(maps.Values(c.resources("AWS::CloudWatch::Alarm"))), func(a map[string]any) bool {
+		ref, _ := samtemplate.Ref(get(props(a), "Dimensions", "0", "Value"))
+		return props(a)["MetricName"] == "IteratorAge" && ref == fnID
+	}) {
+		c.failf("no alarm on the notifier's iterator age")
+	}
+	fn := c.resources("AWS::Lambda::Function")[fnID]
+	if fn == nil {
+		c.failf("no notifier function %s", fnID)
+		return
+	}
+	role := c.role(fnID, fn)
+	if role == nil {
+		return
+	}
+	var tableStmts []any
+	var ses, sms bool
+	pols, _ := props(role)["Policies"].([]any)
+	for _, p := range pols {
+		stmts, _ := get(p, "PolicyDocument", "Statement").([]any)
+		for _, s := range stmts {
+			sm := asMap(s)
+			acts := fmt.Sprint(sm["Action"])
+			switch {
+			case strings.Contains(acts, "dynamodb:"):
+				tableStmts = append(tableStmts, s)
+			case acts == "[ses:SendEmail]":
+				ses = strings.HasSuffix(fmt.Sprint(sm["Resource"]), ":identity/"+c.d.params["SesIdentity"]) &&
+					get(sm, "Condition", "StringEquals", "ses:FromAddress") == c.d.params["EmailFrom"]
+			case acts == "[sns:Publish]":
+				sms = sm["Resource"] == nil && sm["NotResource"] == "arn:aws:sns:*:*:*"
+			case acts == "sqs:SendMessage":
+				if q, _, _ := samtemplate.GetAtt(sm["Resource"]); c.resources("AWS::SQS::Queue")[q] == nil {
+					c.failf("the notifier may send to %v, not only its dead-letter queue", sm["Resource"])
+				}
+			default:
+				c.failf("the notifier may also %v on %v", sm["Action"], sm["Resource"])
+			}
+		}
+	}
+	c.tableGrants("notifier "+fnID, tableStmts, dynamo.NotifierGrants())
+	if !ses || !sms {
+		c.failf("the notifier's sending rights: SES as SesIdentity from EmailFrom only %v, SMS to numbers and no topic %v", ses, sms)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/notify"
 )
 
 // root is the repository, from this package's folder.
@@ -43,14 +44,16 @@ func loadFile(t *testing.T, path string) (*samtemplate.Template, string) {
 	return tpl, string(raw)
 }
 
-// functionID is the logical id of the template's one function.
-func functionID(t *testing.T, tpl *samtemplate.Template) string {
+// functionID is the logical id of the template's function of that kind.
+func functionID(t *testing.T, tpl *samtemplate.Template, kind string) string {
 	t.Helper()
-	fns := tpl.Resources("AWS::Serverless::Function")
-	if len(fns) != 1 {
-		t.Fatalf("%d functions, want 1", len(fns))
+	for _, fn := range tpl.Resources("AWS::Serverless::Function") {
+		if functionKind(fn) == kind {
+			return fn.ID
+		}
 	}
-	return fns[0].ID
+	t.Fatalf("no %s function", kind)
+	return ""
 }
 
 // TestTemplateMatchesCode: the template deploys what the code expects.
@@ -68,15 +71,17 @@ func TestTemplateMatchesCode(t *testing.T) {
 func TestBrokenTemplatesFail(t *testing.T) {
 	_, good := loadFile(t, filepath.Join(root, "template.yaml"))
 	tests := []struct{ name, old, new, want string }{
-		{"VariableMissing", "          LOG_LEVEL: !Ref LogLevel\n", "", "LOG_LEVEL"},
-		{"VariableUnused", "          LOG_LEVEL: !Ref LogLevel\n", "          LOG_LEVEL: !Ref LogLevel\n          DEBUG: \"1\"\n", "DEBUG"},
-		{"TableNameLiteral", "TABLE_NAME: !Ref UsersTable", "TABLE_NAME: users", "TABLE_NAME"},
-		{"Runtime", "Runtime: provided.al2023", "Runtime: provided.al2", "Runtime"},
-		{"Architecture", "Architectures: [arm64]", "Architectures: [x86_64]", "Architectures"},
-		{"Handler", "Handler: bootstrap", "Handler: main", "Handler"},
-		{"BuildMethod", "BuildMethod: makefile", "BuildMethod: go1.x", "BuildMethod"},
-		{"TextLogs", "LogFormat: JSON", "LogFormat: Text", "LogFormat"},
-		{"OwnRole", "      Handler: bootstrap\n", "      Handler: bootstrap\n      Role: arn:aws:iam::123456789012:role/x\n", "Role"},
+		{"VariableMissing", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "", "AUDIT_RETENTION_DAYS"},
+		{"VariableUnused", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n          DEBUG: \"1\"\n", "DEBUG"},
+		{"NotifierVariableMissing", "          SMS_SENDER_ID: !Ref SmsSenderId\n", "", "SMS_SENDER_ID"},
+		{"TableNameLiteral", "TABLE_NAME: !Ref UsersTable\n          AUTH_JWKS_URL", "TABLE_NAME: users\n          AUTH_JWKS_URL", "TABLE_NAME"},
+		{"Runtime", "      Runtime: provided.al2023\n      Architectures: [arm64]\n      MemorySize: !Ref FunctionMemorySize", "      Runtime: provided.al2\n      Architectures: [arm64]\n      MemorySize: !Ref FunctionMemorySize", "Runtime"},
+		{"Architecture", "      Architectures: [arm64]\n      MemorySize: 128", "      Architectures: [x86_64]\n      MemorySize: 128", "Architectures"},
+		{"Handler", "      Handler: bootstrap\n      Runtime: provided.al2023\n      Architectures: [arm64]\n      MemorySize: !Ref FunctionMemorySize", "      Handler: main\n      Runtime: provided.al2023\n      Architectures: [arm64]\n      MemorySize: !Ref FunctionMemorySize", "Handler"},
+		{"BuildMethod", "BuildMethod: makefile # runs `make build-NotifierFunction`", "BuildMethod: go1.x", "BuildMethod"},
+		{"TextLogs", "LogFormat: JSON\n        LogGroup: !Ref UserInfoFunctionLogGroup", "LogFormat: Text\n        LogGroup: !Ref UserInfoFunctionLogGroup", "LogFormat"},
+		{"OwnRole", "      MemorySize: !Ref FunctionMemorySize\n", "      MemorySize: !Ref FunctionMemorySize\n      Role: arn:aws:iam::123456789012:role/x\n", "Role"},
+		{"NoNotifier", "          Type: DynamoDB\n", "          Type: SQS\n", "notifier"},
 		{"KeySchema", "        - AttributeName: sk\n          KeyType: RANGE", "        - AttributeName: id\n          KeyType: RANGE", "keys"},
 		{"AttributeType", "        - AttributeName: pk\n          AttributeType: S", "        - AttributeName: pk\n          AttributeType: N", "keys"},
 		{"TimeoutTooLong", "    MinValue: 6\n    MaxValue: 28", "    MinValue: 6\n    MaxValue: 29", "Timeout"},
@@ -115,17 +120,32 @@ func TestEnvVarsFile(t *testing.T) {
 	if err := json.Unmarshal(raw, &byFunction); err != nil {
 		t.Fatal(err)
 	}
-	id := functionID(t, tpl)
-	vars, ok := byFunction[id]
-	if !ok || len(byFunction) != 1 {
-		t.Fatalf("env.json keys %v, want only the function's logical id %s", keys(byFunction), id)
+	api, notifier := functionID(t, tpl, apiFunction), functionID(t, tpl, notifierFunction)
+	for id := range byFunction {
+		if id != api && id != notifier {
+			t.Errorf("env.json sets the variables of %s, which is no function of the template", id)
+		}
 	}
-	got, want := keys(vars), slices.Sorted(slices.Values(app.Variables))
-	if !slices.Equal(got, want) {
-		t.Errorf("env.json sets %v, want the code's %v", got, want)
+	if _, ok := byFunction[api]; !ok {
+		t.Fatalf("env.json has no variables for %s", api)
 	}
-	if _, err := app.LoadConfig(func(k string) string { return vars[k] }); err != nil {
-		t.Errorf("env.json's values are refused by the code: %v", err)
+	for id, fn := range map[string]struct {
+		vars []string
+		load func(func(string) string) error
+	}{
+		api:      {app.Variables, func(g func(string) string) error { _, err := app.LoadConfig(g); return err }},
+		notifier: {notify.Variables, func(g func(string) string) error { _, err := notify.LoadConfig(g); return err }},
+	} {
+		vars, ok := byFunction[id]
+		if !ok {
+			continue
+		}
+		if got, want := keys(vars), slices.Sorted(slices.Values(fn.vars)); !slices.Equal(got, want) {
+			t.Errorf("env.json sets %v for %s, want the code's %v", got, id, want)
+		}
+		if err := fn.load(func(k string) string { return vars[k] }); err != nil {
+			t.Errorf("env.json's values for %s are refused by the code: %v", id, err)
+		}
 	}
 }
 
@@ -137,22 +157,25 @@ func TestMakefileBuildsForSAM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	target := "build-" + functionID(t, tpl) + ":"
 	lines := strings.Split(string(raw), "\n")
-	i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, target) })
-	if i < 0 {
-		t.Fatalf("the Makefile has no %s target", target)
-	}
-	var recipe strings.Builder
-	for _, l := range lines[i:] {
-		if l == "" {
-			break
+	for kind, pkg := range map[string]string{apiFunction: "./functions/userinfo", notifierFunction: "./functions/notifier"} {
+		target := "build-" + functionID(t, tpl, kind) + ":"
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.HasPrefix(l, target) })
+		if i < 0 {
+			t.Errorf("the Makefile has no %s target", target)
+			continue
 		}
-		recipe.WriteString(l + "\n")
-	}
-	for _, want := range []string{"$(ARTIFACTS_DIR)", "bootstrap", "arm64"} {
-		if !strings.Contains(recipe.String(), want) {
-			t.Errorf("the %s recipe lacks %q:\n%s", target, want, recipe.String())
+		var recipe strings.Builder
+		for _, l := range lines[i:] {
+			if l == "" {
+				break
+			}
+			recipe.WriteString(l + "\n")
+		}
+		for _, want := range []string{"$(ARTIFACTS_DIR)", "bootstrap", "arm64", pkg} {
+			if !strings.Contains(recipe.String(), want) {
+				t.Errorf("the %s recipe lacks %q:\n%s", target, want, recipe.String())
+			}
 		}
 	}
 }

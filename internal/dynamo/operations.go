@@ -44,6 +44,17 @@ func Grants() []Grant {
 	}
 }
 
+// NotifierGrants returns what the notifier needs, as Grants does for the
+// request path: reading an outbox message and marking it delivered, and
+// storing a code's hash with its pending change.
+func NotifierGrants() []Grant {
+	wild := "*"
+	return []Grant{
+		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{outboxPrefix + wild}},
+		{[]string{"dynamodb:UpdateItem"}, []string{userPK(wild)}},
+	}
+}
+
 // IAMActions returns every action of Grants, sorted.
 func IAMActions() []string {
 	var out []string

@@ -17,8 +17,9 @@ import (
 const tableActiveTimeout = 2 * time.Minute
 
 // TableDefinition returns the CreateTable input for a table called name:
-// string keys pk (HASH) and sk (RANGE), on-demand capacity, no indexes.
-// The SAM template must declare the same schema; its test compares the two.
+// string keys pk (HASH) and sk (RANGE), on-demand capacity, no indexes, a
+// stream of keys only (the notifier reads the outbox items it names). The
+// SAM template must declare the same schema; its test compares the two.
 func TableDefinition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
@@ -31,6 +32,10 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
 		},
 		BillingMode: types.BillingModePayPerRequest,
+		StreamSpecification: &types.StreamSpecification{
+			StreamEnabled:  aws.Bool(true),
+			StreamViewType: types.StreamViewTypeKeysOnly,
+		},
 	}
 }
 

@@ -1,0 +1,63 @@
+// Command notifier is the Lambda function that delivers the outbox: it
+// runs on the users table's stream (new outbox items only, by the event
+// source's filter), sends each message with SES or SNS and marks it
+// delivered. It only wires.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/notify"
+	"github.com/iam-userinfo/userinfo/internal/ses"
+	"github.com/iam-userinfo/userinfo/internal/sns"
+)
+
+func main() {
+	if err := run(context.Background(), os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "notifier:", err)
+		os.Exit(1)
+	}
+}
+
+// run builds the notifier once, at init, and hands it to the Lambda
+// runtime. It returns only when the configuration is invalid or a client
+// cannot be set up.
+func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := notify.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	ddb, err := dynamo.NewClient(ctx)
+	if err != nil {
+		return fmt.Errorf("dynamodb client: %w", err)
+	}
+	// Bounded, like the DynamoDB client's: a batch that keeps failing is
+	// Lambda's to retry, not the SDK's.
+	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(3))
+	if err != nil {
+		return fmt.Errorf("aws config: %w", err)
+	}
+	n := notify.New(
+		dynamo.New(ddb, cfg.TableName, dynamo.Options{}),
+		ses.New(sesv2.NewFromConfig(awsCfg), cfg.EmailFrom),
+		sns.New(awssns.NewFromConfig(awsCfg), cfg.SMSSenderID),
+		logger, nil)
+	lambda.StartWithOptions(func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+		// Failures go back as batch item failures, never as a Lambda
+		// error: that would retry the whole batch, sent messages included.
+		return n.HandleStream(ctx, ev, dynamo.OutboxID), nil
+	}, lambda.WithContext(ctx))
+	return nil
+}

@@ -1,0 +1,60 @@
+package userinfo
+
+import "time"
+
+// MessageKind says what a message tells its recipient.
+type MessageKind string
+
+const (
+	// MsgVerifyEmail carries a one-time code to a new email address.
+	MsgVerifyEmail MessageKind = "verify_email"
+	// MsgVerifyMobile carries a one-time code, by SMS, to a new mobile number.
+	MsgVerifyMobile MessageKind = "verify_mobile"
+	// MsgEmailChangeRequested tells the old email address that a change
+	// of it was requested.
+	MsgEmailChangeRequested MessageKind = "email_change_requested"
+	// MsgEmailChanged tells the old email address that it was replaced.
+	MsgEmailChanged MessageKind = "email_changed"
+)
+
+// Channels a message is delivered through.
+const (
+	ChannelEmail = "email"
+	ChannelSMS   = "sms"
+)
+
+// Message is a notice or a verification code waiting to be delivered. The
+// store writes it in the same transaction as the change it is about (a
+// transactional outbox), and the notifier delivers it. It never holds a
+// code: the notifier makes the code, stores its hash with the pending
+// change, and sends it.
+type Message struct {
+	ID   string
+	Kind MessageKind
+	// To is an email address, or an E.164 mobile number for MsgVerifyMobile.
+	To     string
+	UserID string
+	// PendingID names the pending change a code is for, and ExpiresAt when
+	// that change lapses (verification messages only): a code for a change
+	// since replaced is never sent.
+	PendingID string
+	ExpiresAt time.Time
+	// Field is "email" or "mobile": the field a code or notice is about.
+	Field string
+	// NewValue is the new value, masked, for notices.
+	NewValue  string
+	SourceIP  string
+	RequestID string
+	At        time.Time
+}
+
+// Channel returns how the message is delivered.
+func (m Message) Channel() string {
+	if m.Kind == MsgVerifyMobile {
+		return ChannelSMS
+	}
+	return ChannelEmail
+}
+
+// IsCode reports whether the message carries a verification code.
+func (m Message) IsCode() bool { return m.Kind == MsgVerifyEmail || m.Kind == MsgVerifyMobile }
