@@ -3,11 +3,12 @@ package dynamo
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // The readers in this file let tests and local tools check the table's
@@ -20,14 +21,18 @@ const (
 )
 
 // Guard is a uniqueness guard: the claim of one user on a value in its
-// account. Value is the email's EmailKey or the mobile's PhoneKey, in
-// clear: never log it.
+// account. Value is the value's key (userinfo.Email.Key, Mobile.Key, or a
+// key of an older Version), in clear: never log it.
 type Guard struct {
 	Kind     string // GuardEmail or GuardPhone
 	Value    string
+	Version  int // the userinfo.Key version Value was made by
 	UserID   string
 	DomainID string
 }
+
+// Key returns the userinfo.Key the guard is held under.
+func (g Guard) Key() userinfo.Key { return userinfo.Key{Version: g.Version, Value: g.Value} }
 
 // AuditRecord is one audit record as stored. Email and Phone are masked.
 type AuditRecord struct {
@@ -44,8 +49,8 @@ type AuditRecord struct {
 	ExpiresAt     time.Time
 }
 
-// Guards returns every guard of the account domainID, sorted by kind and
-// value. It scans the whole table, so it is for tests and small local
+// Guards returns every guard of the account domainID, sorted by kind,
+// version and value. It scans the whole table, so it is for tests and small local
 // tables only. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
 // reached, and a wrapped error otherwise.
 func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
@@ -67,15 +72,13 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 			return nil, classify("Scan", err)
 		}
 		for _, it := range page.Items {
-			g := Guard{UserID: getS(it, attrUserID), DomainID: getS(it, attrDomainID)}
-			rest := strings.TrimPrefix(getS(it, AttrPK), prefix[:len(prefix)-1])
-			switch {
-			case strings.HasPrefix(rest, emailInfix):
-				g.Kind, g.Value = GuardEmail, strings.TrimPrefix(rest, emailInfix)
-			case strings.HasPrefix(rest, phoneInfix):
-				g.Kind, g.Value = GuardPhone, strings.TrimPrefix(rest, phoneInfix)
-			default:
+			kind, k, ok := parseGuardPK(domainID, getS(it, AttrPK))
+			if !ok {
 				continue
+			}
+			g := Guard{Kind: GuardEmail, Value: k.Value, Version: k.Version, UserID: getS(it, attrUserID), DomainID: getS(it, attrDomainID)}
+			if kind == kindPhone {
+				g.Kind = GuardPhone
 			}
 			out = append(out, g)
 		}
@@ -83,6 +86,9 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
 			return out[i].Kind < out[j].Kind
+		}
+		if out[i].Version != out[j].Version {
+			return out[i].Version < out[j].Version
 		}
 		return out[i].Value < out[j].Value
 	})

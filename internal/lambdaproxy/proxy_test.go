@@ -102,7 +102,7 @@ func TestBase64Bodies(t *testing.T) {
 			if r.StatusCode != http.StatusNoContent {
 				t.Fatalf("status %d body %q, want 204", r.StatusCode, r.Body)
 			}
-			if c := f.store.recorded(); len(c) != 1 || c[0].Email == nil || *c[0].Email != "alice.new@example.org" {
+			if c := f.store.recorded(); len(c) != 1 || c[0].Email == nil || c[0].Email.Address != "alice.new@example.org" {
 				t.Errorf("changes %+v, want the email from the decoded body", c)
 			}
 		})
