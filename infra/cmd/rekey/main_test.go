@@ -96,11 +96,11 @@ func TestRekey(t *testing.T) {
 	store := dynamo.New(client, table, dynamo.Options{})
 	d1, d2 := randomID("d-"), randomID("d-")
 	putLegacyUser(t, table, "u1", d1, "Alice@Example.com", "+44", "07911123456") // both move
-	putLegacyUser(t, table, "u2", d1, "bob@example.com", "", "")                // u2 and u3: one key
+	putLegacyUser(t, table, "u2", d1, "bob@example.com", "", "")                 // u2 and u3: one key
 	putLegacyUser(t, table, "u3", d1, "ｂｏｂ@example.com", "", "")
-	putLegacyUser(t, table, "u4", d2, "bob@example.com", "", "")                       // another account: moves
+	putLegacyUser(t, table, "u4", d2, "bob@example.com", "", "")                      // another account: moves
 	putLegacyUser(t, table, "u5", d1, "zw\u200bsp@example.com", "+86", "13800000001") // email refused, phone moves
-	putLegacyUser(t, table, "u6", d1, "", "+86", "13800000055")                        // u6 and u7: one E.164
+	putLegacyUser(t, table, "u6", d1, "", "+86", "13800000055")                       // u6 and u7: one E.164
 	putLegacyUser(t, table, "u7", d1, "", "+86", "013800000055")
 	// u8 was keyed by the current code; u9's legacy address has its key.
 	if err := store.UpsertUser(ctx, userinfo.User{ID: "u8", DomainID: d1, Email: "carol@example.com", Enabled: true}); err != nil {
