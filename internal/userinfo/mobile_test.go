@@ -130,3 +130,27 @@ func TestMobileKeyMatchesLibphonenumber(t *testing.T) {
 		t.Errorf("the sample is too weak: %d of %d possible, %d stripped", possible, cases, stripped)
 	}
 }
+
+// FuzzMobileKey holds ParseMobile to the library for any calling code and
+// digits: possible or not, and the same E.164 key.
+func FuzzMobileKey(f *testing.F) {
+	for _, s := range [][2]string{
+		{"44", "07911123456"}, {"86", "013800000055"}, {"54", "0111512345678"}, {"7", "89123456789"},
+		{"39", "0612345678"}, {"81", "0312345678"}, {"55", "011987654321"}, {"1", "12015550123"},
+		{"378", "0549123456"}, {"261", "0201234567"}, {"800", "12345678"}, {"86", "1"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, code, digits string) {
+		cc, err := strconv.Atoi(code)
+		if err != nil || strconv.Itoa(cc) != code || !phonenumbers.GetSupportedCallingCodes()[cc] ||
+			digits == "" || len(digits) > userinfo.MaxPhoneDigits || strings.Trim(digits, "0123456789") != "" {
+			return // not what ParseMobile judges by the plan: refused before
+		}
+		wantKey, wantOK := libphonenumber(cc, digits)
+		m, err := userinfo.ParseMobile("+"+code, digits)
+		if (err == nil) != wantOK || m.Key != wantKey {
+			t.Errorf("+%s %s: ParseMobile = %q, %v; libphonenumber: %q, possible %v", code, digits, m.Key, err, wantKey, wantOK)
+		}
+	})
+}
