@@ -1,13 +1,13 @@
 package userinfo_test
 
-// The canonicalisation of one request's values: BENCHMARKS.md quotes them.
-
 import (
 	"testing"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
+// BenchmarkParseEmail and BenchmarkParseMobile measure the canonicalisation
+// of one request's values; BENCHMARKS.md quotes them.
 func BenchmarkParseEmail(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
