@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
@@ -316,6 +319,27 @@ func TestTransactWritesPerRequestBounded(t *testing.T) {
 	}
 	if !before.Equal(e.state()) {
 		t.Errorf("the table changed: %s", before.Diff(e.state()))
+	}
+}
+
+// TestUserWithoutVersionIs500: a user item without a valid version could
+// never be written (every write is conditional on it); it is a data error,
+// answered 500 at once with the attribute named in the log, not a 409
+// after three lost "races".
+func TestUserWithoutVersionIs500(t *testing.T) {
+	e := newEnv(t, "")
+	seedStandard(e)
+	if _, err := e.client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName:        aws.String(e.table),
+		Key:              map[string]types.AttributeValue{dynamo.AttrPK: &types.AttributeValueMemberS{Value: "USER#" + aliceID}, dynamo.AttrSK: &types.AttributeValueMemberS{Value: "#USER"}},
+		UpdateExpression: aws.String("REMOVE version"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.put(path(aliceID), e.token(aliceID, domainA), userBody(`"email":"alice.v@example.com"`))
+	wantError(t, r, http.StatusInternalServerError, "IAM.0006")
+	if !strings.Contains(e.logs.String(), "attribute version missing or not a positive integer") {
+		t.Errorf("the log does not name the attribute: %s", e.logs.String())
 	}
 }
 

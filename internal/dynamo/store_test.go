@@ -151,18 +151,30 @@ func TestUpsertUser(t *testing.T) {
 		}
 		assertGuardsMatchUsers(t, s, domain, u.ID)
 	})
+	// Seeding keys values as the API does: another spelling of a held
+	// value is the same value.
 	t.Run("ErrEmailTaken", func(t *testing.T) {
 		seedUser(t, s, domain, "held@example.com", "", "")
-		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: "HELD@example.com", Enabled: true})
-		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email" {
-			t.Fatalf("err = %v, want ECONFLICT on email", err)
+		for _, look := range []string{"HELD@example.com", "ｈｅｌｄ@example.com", "held@EXAMPLE.com"} {
+			err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: look, Enabled: true})
+			if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email" {
+				t.Fatalf("%s: err = %v, want ECONFLICT on email", look, err)
+			}
 		}
 	})
 	t.Run("ErrPhoneTaken", func(t *testing.T) {
 		seedUser(t, s, domain, "", "+1", "2025550100")
-		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, AreaCode: "+1", Phone: "2025550100", Enabled: true})
-		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "phone" {
-			t.Fatalf("err = %v, want ECONFLICT on phone", err)
+		for _, look := range []string{"2025550100", "12025550100"} {
+			err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, AreaCode: "+1", Phone: look, Enabled: true})
+			if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "phone" {
+				t.Fatalf("%s: err = %v, want ECONFLICT on phone", look, err)
+			}
+		}
+	})
+	t.Run("ErrValueTheRulesRefuse", func(t *testing.T) {
+		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: "zero\u200bwidth@example.com", Enabled: true})
+		if userinfo.ErrorCode(err) != userinfo.EINVALID || userinfo.ErrorField(err) != "email" {
+			t.Fatalf("err = %v, want EINVALID on email", err)
 		}
 	})
 	t.Run("DeleteReleasesGuards", func(t *testing.T) {
