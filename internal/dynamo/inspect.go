@@ -58,30 +58,15 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 	prefix := domainPrefix + domainID + "#"
 	filter := e.n(AttrSK) + " = " + e.v("guard", avS(guardSK)) +
 		" AND begins_with(" + e.n(AttrPK) + ", " + e.v("prefix", avS(prefix)) + ")"
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
-		TableName:                 aws.String(s.table),
-		FilterExpression:          aws.String(filter),
-		ExpressionAttributeNames:  e.namesOrNil(),
-		ExpressionAttributeValues: e.valuesOrNil(),
-		ConsistentRead:            aws.Bool(true),
-	})
 	var out []Guard
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, classify("Scan", err)
-		}
-		for _, it := range page.Items {
-			kind, k, ok := parseGuardPK(domainID, getS(it, AttrPK))
-			if !ok {
-				continue
-			}
-			g := Guard{Kind: GuardEmail, Value: k.Value, Version: k.Version, UserID: getS(it, attrUserID), DomainID: getS(it, attrDomainID)}
-			if kind == kindPhone {
-				g.Kind = GuardPhone
-			}
+	err := s.scan(ctx, filter, e, func(it item) error {
+		if g, ok := decodeGuard(it); ok {
 			out = append(out, g)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
@@ -93,6 +78,56 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 		return out[i].Value < out[j].Value
 	})
 	return out, nil
+}
+
+// scan reads, with consistent reads, every item of the table that filter
+// (with e's placeholders) keeps, and hands each to each, stopping at its
+// first error. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
+// reached, and a wrapped error otherwise.
+func (s *Store) scan(ctx context.Context, filter string, e *exprs, each func(item) error) error {
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
+		TableName:                 aws.String(s.table),
+		FilterExpression:          aws.String(filter),
+		ExpressionAttributeNames:  e.namesOrNil(),
+		ExpressionAttributeValues: e.valuesOrNil(),
+		ConsistentRead:            aws.Bool(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classify("Scan", err)
+		}
+		for _, it := range page.Items {
+			if err := each(it); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// decodeGuard returns the guard it holds, and false for an item that is
+// not a guard.
+func decodeGuard(it item) (Guard, bool) {
+	domain := getS(it, attrDomainID)
+	kind, k, ok := parseGuardPK(domain, getS(it, AttrPK))
+	if !ok || getS(it, AttrSK) != guardSK {
+		return Guard{}, false
+	}
+	g := Guard{Kind: GuardEmail, Value: k.Value, Version: k.Version, UserID: getS(it, attrUserID), DomainID: domain}
+	if kind == kindPhone {
+		g.Kind = GuardPhone
+	}
+	return g, true
+}
+
+// pk returns the guard's key.
+func (g Guard) pk() string {
+	kind := kindEmail
+	if g.Kind == GuardPhone {
+		kind = kindPhone
+	}
+	return guardPK(g.DomainID, kind, g.Key())
 }
 
 // AuditRecords returns the audit records of the user userID written between

@@ -275,79 +275,50 @@ func rekeyTx(table string, m rekeyMove) *tx {
 }
 
 // scanUsersAndGuards reads every user item and every guard of the table.
-func (s *Store) scanUsersAndGuards(ctx context.Context) ([]*userinfo.User, []item, error) {
+func (s *Store) scanUsersAndGuards(ctx context.Context) ([]*userinfo.User, []Guard, error) {
 	e := newExprs()
 	filter := e.n(AttrSK) + " IN (" + e.v("user", avS(userSK)) + ", " + e.v("guard", avS(guardSK)) + ")"
-	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
-		TableName:                 aws.String(s.table),
-		FilterExpression:          aws.String(filter),
-		ExpressionAttributeNames:  e.namesOrNil(),
-		ExpressionAttributeValues: e.valuesOrNil(),
-		ConsistentRead:            aws.Bool(true),
-	})
 	var users []*userinfo.User
-	var guards []item
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	var guards []Guard
+	err := s.scan(ctx, filter, e, func(it item) error {
+		if g, ok := decodeGuard(it); ok {
+			guards = append(guards, g)
+			return nil
+		}
+		if getS(it, AttrSK) != userSK {
+			return nil // a guard of no known layout: not ours to judge
+		}
+		u, err := decodeUser(it)
 		if err != nil {
-			return nil, nil, classify("Scan", err)
+			return errorf("Scan: user item %s: %v", getS(it, AttrPK), err)
 		}
-		for _, it := range page.Items {
-			if getS(it, AttrSK) == guardSK {
-				guards = append(guards, it)
-				continue
-			}
-			u, err := decodeUser(it)
-			if err != nil {
-				return nil, nil, errorf("Scan: user item %s: %v", getS(it, AttrPK), err)
-			}
-			users = append(users, u)
-		}
+		users = append(users, u)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	sort.Slice(users, func(i, j int) bool { return users[i].ID < users[j].ID })
 	return users, guards, nil
 }
 
-// orphans returns the guards, among those scanned, whose owner does not
-// hold them now (read again: the scan is older than the moves).
-func (s *Store) orphans(ctx context.Context, guards []item) ([]Guard, error) {
+// orphans returns the guards, among those scanned, that their owner does
+// not hold now (read again: the scan is older than the moves) and that are
+// still in the table (this run's moves and requests since the scan release
+// some).
+func (s *Store) orphans(ctx context.Context, guards []Guard) ([]Guard, error) {
 	var out []Guard
-	for _, it := range guards {
-		domain, owner := getS(it, attrDomainID), getS(it, attrUserID)
-		kind, k, ok := parseGuardPK(domain, getS(it, AttrPK))
-		if !ok {
-			continue
-		}
-		g := Guard{Kind: GuardEmail, Value: k.Value, Version: k.Version, UserID: owner, DomainID: domain}
-		held := func(u *userinfo.User) userinfo.Key { return u.EmailKey }
-		if kind == kindPhone {
-			g.Kind, held = GuardPhone, func(u *userinfo.User) userinfo.Key { return u.PhoneKey }
-		}
-		u, err := s.GetUser(ctx, owner)
+	for _, g := range guards {
+		u, err := s.GetUser(ctx, g.UserID)
 		switch {
 		case userinfo.ErrorCode(err) == userinfo.ENOTFOUND:
 		case err != nil:
 			return nil, err
-		case u.DomainID == domain && held(u) == k:
+		case u.DomainID == g.DomainID && (g.Kind == GuardEmail && u.EmailKey == g.Key() || g.Kind == GuardPhone && u.PhoneKey == g.Key()):
 			continue
 		}
-		out = append(out, g)
-	}
-	// Some were released since the scan, by this run's moves or by
-	// requests: only those still there are orphans.
-	return s.stillPresent(ctx, out)
-}
-
-// stillPresent returns the guards of gs that are still in the table.
-func (s *Store) stillPresent(ctx context.Context, gs []Guard) ([]Guard, error) {
-	var out []Guard
-	for _, g := range gs {
-		kind := kindEmail
-		if g.Kind == GuardPhone {
-			kind = kindPhone
-		}
 		res, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: key(guardPK(g.DomainID, kind, g.Key()), guardSK), ConsistentRead: aws.Bool(true),
+			TableName: aws.String(s.table), Key: key(g.pk(), guardSK), ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
 			return nil, classify("GetItem", err)
