@@ -27,19 +27,23 @@ func TestEveryRequestChangesSomething(t *testing.T) {
 	contested := 0
 	for n := range 5000 {
 		var req struct {
-			User struct{ Email, AreaCode, Phone *string } `json:"user"`
+			User struct{ Email, AreaCode, Phone, Mobile *string } `json:"user"`
 		}
 		b := body(rand.New(rand.NewPCG(7, uint64(n))), p, n)
 		if err := json.Unmarshal([]byte(b), &req); err != nil {
 			t.Fatalf("request %d: %v: %s", n, err, b)
 		}
-		upd := userinfo.Update{Email: req.User.Email, AreaCode: req.User.AreaCode, Phone: req.User.Phone}
+		upd := userinfo.Update{Email: req.User.Email, AreaCode: req.User.AreaCode, Phone: req.User.Phone, Mobile: req.User.Mobile}
 		if err := upd.Validate(); err != nil {
 			t.Fatalf("request %d is invalid: %v: %s", n, err, b)
 		}
+		phone := upd.Phone
+		if phone == nil {
+			phone = upd.Mobile
+		}
 		fresh := 0
-		for _, v := range []string{*upd.Email, *upd.Phone} {
-			if strings.Contains(v, "fresh") || strings.HasPrefix(v, "77") {
+		for _, v := range []string{*upd.Email, *phone} {
+			if strings.Contains(v, "fresh") || strings.HasPrefix(v, "700") {
 				fresh++
 				if seen[v] {
 					t.Fatalf("request %d reuses %q", n, v)
@@ -135,9 +139,12 @@ func TestRun(t *testing.T) {
 // record.
 func verifyStates(version int64, audits ...string) (before, after *tablecheck.State) {
 	u := userinfo.User{ID: "u1", DomainID: "d1", Email: "a@example.com", Version: 1}
+	if err := u.SetKeys(); err != nil {
+		panic(err)
+	}
 	before = &tablecheck.State{
 		Users:  map[string]userinfo.User{"u1": u},
-		Guards: []dynamo.Guard{{Kind: dynamo.GuardEmail, Value: "a@example.com", UserID: "u1", DomainID: "d1"}},
+		Guards: []dynamo.Guard{{Kind: dynamo.GuardEmail, Value: "a@example.com", Version: userinfo.KeyVersion, UserID: "u1", DomainID: "d1"}},
 		Audits: map[string][]dynamo.AuditRecord{},
 	}
 	after = before.Clone()

@@ -245,7 +245,7 @@ func send(ctx context.Context, client *http.Client, cfg Config, tokens []string,
 // could not be told apart from a lost one).
 func body(rng *rand.Rand, p Population, n int) string {
 	freshEmail := fmt.Sprintf("r%07d@fresh.load.example", n)
-	freshPhone := fmt.Sprintf("77%09d", n)
+	freshPhone := fmt.Sprintf("7%09d", n)
 	freshArea := []string{"0044", "+44", "44"}[rng.IntN(3)]
 	switch k := rng.IntN(10); {
 	case k < 4:
@@ -256,8 +256,17 @@ func body(rng *rand.Rand, p Population, n int) string {
 		}
 		return fmt.Sprintf(`{"user":{"email":%q,"areacode":%q,"phone":%q}}`, email, freshArea, freshPhone)
 	case k < 8:
+		// A contested number in any of the published forms: the same
+		// number to the API.
 		area := []string{"0086", "+86", "86"}[rng.IntN(3)]
-		return fmt.Sprintf(`{"user":{"email":%q,"areacode":%q,"phone":%q}}`, freshEmail, area, p.Phones[rng.IntN(len(p.Phones))])
+		phone := p.Phones[rng.IntN(len(p.Phones))]
+		switch rng.IntN(3) {
+		case 0:
+			return fmt.Sprintf(`{"user":{"email":%q,"mobile":%q}}`, freshEmail, area+"-"+phone)
+		case 1:
+			return fmt.Sprintf(`{"user":{"email":%q,"areacode":%q,"mobile":%q}}`, freshEmail, area, phone)
+		}
+		return fmt.Sprintf(`{"user":{"email":%q,"areacode":%q,"phone":%q}}`, freshEmail, area, phone)
 	default:
 		return fmt.Sprintf(`{"user":{"email":%q,"areacode":%q,"phone":%q}}`, freshEmail, freshArea, freshPhone)
 	}

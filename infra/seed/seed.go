@@ -126,14 +126,17 @@ func Apply(ctx context.Context, w Writer, d Data) error {
 		}
 	}
 	for _, u := range d.Users {
-		areaCode := ""
-		if u.AreaCode != "" {
-			areaCode, _ = userinfo.CanonicalAreaCode(u.AreaCode) // validated by Parse
+		// In the forms the API stores (the email in NFC, the country code
+		// as "+86"); the store adds the keys by the API's rules. Parse has
+		// validated both values.
+		usr := userinfo.User{ID: u.ID, DomainID: u.DomainID, Name: u.Name, Enabled: u.Enabled == nil || *u.Enabled}
+		if u.Email != "" {
+			e, _ := userinfo.ParseEmail(u.Email)
+			usr.Email = e.Address
 		}
-		usr := userinfo.User{
-			ID: u.ID, DomainID: u.DomainID, Name: u.Name,
-			Email: u.Email, AreaCode: areaCode, Phone: u.Phone,
-			Enabled: u.Enabled == nil || *u.Enabled,
+		if u.Phone != "" {
+			m, _ := userinfo.ParseMobile(u.AreaCode, u.Phone)
+			usr.AreaCode, usr.Phone = m.AreaCode, m.Number
 		}
 		if err := w.UpsertUser(ctx, usr); err != nil {
 			return fmt.Errorf("seed: user %q: %w", u.ID, err)

@@ -52,12 +52,14 @@ func TestParseAndApply(t *testing.T) {
 		})
 	}
 	t.Run("Defaults", func(t *testing.T) {
-		d, _ := seed.Parse(strings.NewReader(`{"accounts":[{"domain_id":"d1","manage_email":false}],"users":[{"id":"u1","domain_id":"d1","phone":"1","areacode":"0086"}]}`))
+		d, _ := seed.Parse(strings.NewReader(`{"accounts":[{"domain_id":"d1","manage_email":false}],"users":[{"id":"u1","domain_id":"d1","phone":"13800000055","areacode":"0086","email":"ｂｏｂ@example.com"}]}`))
 		var r recorder
 		if err := seed.Apply(context.Background(), &r, d); err != nil {
 			t.Fatal(err)
 		}
-		if u := r.users[0]; !u.Enabled || u.AreaCode != "+86" {
+		// The stored forms the API writes: country code "+86", the email as
+		// typed in NFC (its key is the store's business, by the same rules).
+		if u := r.users[0]; !u.Enabled || u.AreaCode != "+86" || u.Phone != "13800000055" || u.Email != "ｂｏｂ@example.com" {
 			t.Errorf("user = %+v, want enabled with areacode +86", u)
 		}
 		if a := r.accounts[0]; a.ManageEmail || !a.ManageMobile {
@@ -65,14 +67,16 @@ func TestParseAndApply(t *testing.T) {
 		}
 	})
 	bad := map[string]string{
-		"ErrNotJSON":       `users`,
-		"ErrUnknownField":  `[{"id":"u1","domain_id":"d1","password":"x"}]`,
-		"ErrNoID":          `[{"domain_id":"d1"}]`,
-		"ErrBadEmail":      `[{"id":"u1","domain_id":"d1","email":"nope"}]`,
-		"ErrPhoneNoArea":   `[{"id":"u1","domain_id":"d1","phone":"123"}]`,
-		"ErrAccountNoID":   `{"accounts":[{"manage_email":true}]}`,
-		"ErrBadAreaCode":   `[{"id":"u1","domain_id":"d1","phone":"123","areacode":"0089"}]`,
-		"ErrTrailingGarbo": `[] []`,
+		"ErrNotJSON":          `users`,
+		"ErrUnknownField":     `[{"id":"u1","domain_id":"d1","password":"x"}]`,
+		"ErrNoID":             `[{"domain_id":"d1"}]`,
+		"ErrBadEmail":         `[{"id":"u1","domain_id":"d1","email":"nope"}]`,
+		"ErrPhoneNoArea":      `[{"id":"u1","domain_id":"d1","phone":"123"}]`,
+		"ErrAccountNoID":      `{"accounts":[{"manage_email":true}]}`,
+		"ErrBadAreaCode":      `[{"id":"u1","domain_id":"d1","phone":"13800000055","areacode":"0089"}]`,
+		"ErrPhoneNotPossible": `[{"id":"u1","domain_id":"d1","phone":"8613800000055","areacode":"0086"}]`,
+		"ErrEmailZeroWidth":   `[{"id":"u1","domain_id":"d1","email":"bob\u200b@example.com"}]`,
+		"ErrTrailingGarbo":    `[] []`,
 	}
 	for name, file := range bad {
 		t.Run(name, func(t *testing.T) {

@@ -11,30 +11,48 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// guardKey is a guard's identity: one value of one kind in one account.
-type guardKey struct{ domain, kind, value string }
+// guardKey is a guard's identity: one key of one kind in one account.
+type guardKey struct {
+	domain, kind string
+	key          userinfo.Key
+}
 
-// held returns the guard keys of the values u holds.
+// held returns the guard keys of the values u holds, under the keys it
+// holds them by.
 func held(u userinfo.User) []guardKey {
 	var ks []guardKey
 	if u.Email != "" {
-		ks = append(ks, guardKey{u.DomainID, dynamo.GuardEmail, userinfo.EmailKey(u.Email)})
+		ks = append(ks, guardKey{u.DomainID, dynamo.GuardEmail, u.EmailKey})
 	}
 	if u.Phone != "" {
-		ks = append(ks, guardKey{u.DomainID, dynamo.GuardPhone, userinfo.PhoneKey(u.AreaCode, u.Phone)})
+		ks = append(ks, guardKey{u.DomainID, dynamo.GuardPhone, u.PhoneKey})
 	}
 	return ks
 }
 
+// currentKeys reports whether u's keys of the current version are the keys
+// its values have under the current rules.
+func currentKeys(u userinfo.User) bool {
+	want := u
+	if want.SetKeys() != nil {
+		return false
+	}
+	return (u.EmailKey.Version != userinfo.KeyVersion || u.EmailKey == want.EmailKey) &&
+		(u.PhoneKey.Version != userinfo.KeyVersion || u.PhoneKey == want.PhoneKey)
+}
+
 // Check returns every broken uniqueness invariant of st, joined, or nil:
-// a value held by two users of one account, a guard that points at a user
-// who does not hold its value (or at no user read), a held value without
-// its guard, and two guards for one value. The messages name users and
-// kinds, never values.
+// a value held by two users of one account, a key that is not its value's,
+// a guard that points at a user who does not hold its value (or at no user
+// read), a held value without its guard, and two guards for one value. The
+// messages name users and kinds, never values.
 func (st *State) Check() error {
 	var errs []error
 	holder := map[guardKey]string{}
 	for _, id := range slices.Sorted(maps.Keys(st.Users)) {
+		if !currentKeys(st.Users[id]) {
+			errs = append(errs, fmt.Errorf("user %s holds a value under a key that is not its value's", id))
+		}
 		for _, k := range held(st.Users[id]) {
 			if other, ok := holder[k]; ok {
 				errs = append(errs, fmt.Errorf("account %s: users %s and %s hold the same %s", k.domain, other, id, k.kind))
@@ -45,7 +63,7 @@ func (st *State) Check() error {
 	}
 	guarded := map[guardKey]bool{}
 	for _, g := range st.Guards {
-		k := guardKey{g.DomainID, g.Kind, g.Value}
+		k := guardKey{g.DomainID, g.Kind, g.Key()}
 		if guarded[k] {
 			errs = append(errs, fmt.Errorf("account %s: two guards for one %s", k.domain, k.kind))
 		}
@@ -63,7 +81,7 @@ func (st *State) Check() error {
 }
 
 func compareKeys(a, b guardKey) int {
-	return cmp.Or(cmp.Compare(a.domain, b.domain), cmp.Compare(a.kind, b.kind), cmp.Compare(a.value, b.value))
+	return cmp.Or(cmp.Compare(a.domain, b.domain), cmp.Compare(a.kind, b.kind), cmp.Compare(a.key.Version, b.key.Version), cmp.Compare(a.key.Value, b.key.Value))
 }
 
 // NewAudits returns, by user id, the audit records in after that are not
@@ -91,20 +109,29 @@ type Contact struct {
 }
 
 // Apply returns the state st becomes when the change c of user id is
-// applied with the audit record rec: the user's values replaced and marked
-// unverified, its version one higher and UpdatedAt rec.At, the guards of
-// the old values released and those of the new ones claimed (one guard
-// when only an email's case changes), and rec appended. It is the "after"
-// that a successful request must leave, exactly.
+// applied with the audit record rec: the user's values replaced (in their
+// stored forms, with their current keys) and marked unverified, its version
+// one higher and UpdatedAt rec.At, the guards of the old keys released and
+// those of the new ones claimed, and rec appended. It is the "after" that a
+// successful request must leave, exactly. It panics on a value the rules
+// refuse: a successful request has none.
 func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
 	out := st.Clone()
 	u := out.Users[id]
 	oldKeys := held(u)
 	if c.Email != nil {
-		u.Email, u.EmailVerified = *c.Email, false
+		e, err := userinfo.ParseEmail(*c.Email)
+		if err != nil {
+			panic(err)
+		}
+		u.Email, u.EmailKey, u.EmailVerified = e.Address, userinfo.CurrentKey(e.Key), false
 	}
 	if c.Phone != nil {
-		u.AreaCode, u.Phone, u.PhoneVerified = *c.AreaCode, *c.Phone, false
+		m, err := userinfo.ParseMobile(*c.AreaCode, *c.Phone)
+		if err != nil {
+			panic(err)
+		}
+		u.AreaCode, u.Phone, u.PhoneKey, u.PhoneVerified = m.AreaCode, m.Number, userinfo.CurrentKey(m.Key), false
 	}
 	u.Version++
 	u.UpdatedAt = rec.At
@@ -113,7 +140,7 @@ func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
 	newKeys := held(u)
 	keep := out.Guards[:0]
 	for _, g := range out.Guards {
-		if g.UserID == id && contains(oldKeys, guardKey{g.DomainID, g.Kind, g.Value}) && !contains(newKeys, guardKey{g.DomainID, g.Kind, g.Value}) {
+		if k := (guardKey{g.DomainID, g.Kind, g.Key()}); g.UserID == id && contains(oldKeys, k) && !contains(newKeys, k) {
 			out.Items--
 			continue
 		}
@@ -122,7 +149,7 @@ func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
 	out.Guards = keep
 	for _, k := range newKeys {
 		if !contains(oldKeys, k) {
-			out.Guards = append(out.Guards, dynamo.Guard{Kind: k.kind, Value: k.value, UserID: id, DomainID: k.domain})
+			out.Guards = append(out.Guards, dynamo.Guard{Kind: k.kind, Value: k.key.Value, Version: k.key.Version, UserID: id, DomainID: k.domain})
 			out.Items++
 		}
 	}

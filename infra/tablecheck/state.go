@@ -101,6 +101,9 @@ func sortGuards(gs []dynamo.Guard) {
 		if a.Kind != b.Kind {
 			return a.Kind < b.Kind
 		}
+		if a.Version != b.Version {
+			return a.Version < b.Version
+		}
 		return a.Value < b.Value
 	})
 }

@@ -17,15 +17,22 @@ func user(id, domain, email, phone string) userinfo.User {
 	if phone != "" {
 		u.AreaCode, u.Phone, u.PhoneVerified = "+86", phone, true
 	}
+	return withKeys(u)
+}
+
+func withKeys(u userinfo.User) userinfo.User {
+	if err := u.SetKeys(); err != nil {
+		panic(err)
+	}
 	return u
 }
 
 func emailGuard(domain, value, owner string) dynamo.Guard {
-	return dynamo.Guard{Kind: dynamo.GuardEmail, Value: value, UserID: owner, DomainID: domain}
+	return dynamo.Guard{Kind: dynamo.GuardEmail, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
 }
 
 func phoneGuard(domain, value, owner string) dynamo.Guard {
-	return dynamo.Guard{Kind: dynamo.GuardPhone, Value: value, UserID: owner, DomainID: domain}
+	return dynamo.Guard{Kind: dynamo.GuardPhone, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
 }
 
 // twoUsers is a consistent state: u1 and u2 in d1, each with an email and
@@ -34,13 +41,13 @@ func phoneGuard(domain, value, owner string) dynamo.Guard {
 func twoUsers() *tablecheck.State {
 	return &tablecheck.State{
 		Users: map[string]userinfo.User{
-			"u1": user("u1", "d1", "a@example.com", "111"),
-			"u2": user("u2", "d1", "b@example.com", "222"),
+			"u1": user("u1", "d1", "a@example.com", "13800000111"),
+			"u2": user("u2", "d1", "b@example.com", "13800000222"),
 			"u3": user("u3", "d2", "A@example.com", ""),
 		},
 		Guards: []dynamo.Guard{
 			emailGuard("d1", "a@example.com", "u1"), emailGuard("d1", "b@example.com", "u2"),
-			phoneGuard("d1", "+86111", "u1"), phoneGuard("d1", "+86222", "u2"),
+			phoneGuard("d1", "+8613800000111", "u1"), phoneGuard("d1", "+8613800000222", "u2"),
 			emailGuard("d2", "a@example.com", "u3"),
 		},
 		Audits: map[string][]dynamo.AuditRecord{},
@@ -57,14 +64,19 @@ func TestCheck(t *testing.T) {
 		{"Consistent", func(*tablecheck.State) {}, ""},
 		{"ErrEmailHeldTwice", func(st *tablecheck.State) {
 			u := st.Users["u2"]
-			u.Email = "A@Example.com" // the same address, compared case-insensitively
-			st.Users["u2"] = u
+			u.Email = "Ａ@Example.com" // the same address: one key
+			st.Users["u2"] = withKeys(u)
 		}, "hold the same email"},
 		{"ErrPhoneHeldTwice", func(st *tablecheck.State) {
 			u := st.Users["u2"]
-			u.Phone = "111"
-			st.Users["u2"] = u
+			u.Phone = "013800000111" // the same number, with the trunk prefix
+			st.Users["u2"] = withKeys(u)
 		}, "hold the same phone"},
+		{"ErrKeyNotTheValues", func(st *tablecheck.State) {
+			u := st.Users["u2"]
+			u.Email = "c@example.com"
+			st.Users["u2"] = u
+		}, "user u2 holds a value under a key that is not its value's"},
 		{"ErrGuardPointsAtAnother", func(st *tablecheck.State) { st.Guards[1].UserID = "u1" }, `points at "u1", but the value is held by "u2"`},
 		{"ErrGuardOfNobody", func(st *tablecheck.State) {
 			st.Guards = append(st.Guards, emailGuard("d1", "c@example.com", "u9"))
@@ -98,8 +110,8 @@ func TestApply(t *testing.T) {
 		wantItems int // 8 before
 	}{
 		{"NewEmailMovesItsGuard", tablecheck.Contact{Email: s("new@example.com")}, 9},
-		{"CaseOnlyKeepsTheGuard", tablecheck.Contact{Email: s("A@EXAMPLE.com")}, 9},
-		{"BothMove", tablecheck.Contact{Email: s("new@example.com"), AreaCode: s("+44"), Phone: s("333")}, 9},
+		{"SameKeyKeepsTheGuard", tablecheck.Contact{Email: s("A@EXAMPLE.com")}, 9},
+		{"BothMove", tablecheck.Contact{Email: s("new@example.com"), AreaCode: s("+44"), Phone: s("7911123456")}, 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

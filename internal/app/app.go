@@ -12,6 +12,13 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
+// MaxTransactWritesPerRequest bounds the TransactWriteItems requests that
+// one API request can send to DynamoDB: the service writes a change at most
+// userinfo.MaxWriteAttempts times (recomputing it after each lost race),
+// and the SDK sends each of those calls at most dynamo.MaxAttemptsPerCall
+// times (retrying throttles, 5xx and lost connections).
+const MaxTransactWritesPerRequest = userinfo.MaxWriteAttempts * dynamo.MaxAttemptsPerCall
+
 // New builds the API's handler: one DynamoDB client, one JWKS cache and one
 // service for the life of the process (a Lambda execution environment serves
 // many requests; nothing here is per request). ctx bounds background work

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
@@ -272,7 +275,7 @@ func TestFaultsAtRate(t *testing.T) {
 		if r.status != http.StatusNoContent && r.status != http.StatusServiceUnavailable {
 			t.Fatalf("request %d: status %d, want 204 or 503; %s", i, r.status, r.body)
 		}
-		if g, w := p.Requests(get)-gets, p.Requests(transact)-transacts; g > dynamo.DefaultMaxAttempts || w > dynamo.DefaultMaxAttempts {
+		if g, w := p.Requests(get)-gets, p.Requests(transact)-transacts; g > dynamo.MaxAttemptsPerCall || w > dynamo.MaxAttemptsPerCall {
 			t.Errorf("request %d: %d GetItem, %d TransactWriteItems attempts", i, g, w)
 		}
 		got := e.outcome(before, aliceID, tablecheck.Contact{Email: &email, AreaCode: ptr("+86"), Phone: &phone}, r.header.Get("X-Request-Id"))
@@ -288,6 +291,55 @@ func TestFaultsAtRate(t *testing.T) {
 		statuses, outcomes, p.Injected(get), p.Injected(transact))
 	if statuses[http.StatusNoContent] == 0 || statuses[http.StatusServiceUnavailable] == 0 {
 		t.Errorf("statuses %v: the rates should give both 204 and 503", statuses)
+	}
+}
+
+// TestTransactWritesPerRequestBounded drives one request into the worst
+// case: every transaction fails twice with a 500 (which the SDK retries)
+// and then with a race (which the service recomputes and writes again).
+// The request must give up with 409 after exactly
+// app.MaxTransactWritesPerRequest transactions, having written nothing.
+func TestTransactWritesPerRequestBounded(t *testing.T) {
+	e, p := newFaultEnv(t)
+	if err := p.SetRules(
+		faultproxy.Rule{Op: transact, Fault: faultproxy.TransactionCanceled(faultproxy.ReasonTransactionConflict), Every: dynamo.MaxAttemptsPerCall},
+		faultproxy.Rule{Op: transact, Fault: faultproxy.InternalServerError},
+	); err != nil {
+		t.Fatal(err)
+	}
+	before := e.state()
+	e.secret("bounded@example.com")
+	r := e.put(path(aliceID), e.token(aliceID, domainA), userBody(`"email":"bounded@example.com"`))
+	wantError(t, r, http.StatusConflict, "IAM.0005")
+	if app.MaxTransactWritesPerRequest != 9 {
+		t.Errorf("MaxTransactWritesPerRequest = %d; the README states 9 (3 writes x 3 SDK attempts)", app.MaxTransactWritesPerRequest)
+	}
+	if n := p.Requests(transact); n != app.MaxTransactWritesPerRequest {
+		t.Errorf("%d TransactWriteItems for one request, want app.MaxTransactWritesPerRequest = %d", n, app.MaxTransactWritesPerRequest)
+	}
+	if !before.Equal(e.state()) {
+		t.Errorf("the table changed: %s", before.Diff(e.state()))
+	}
+}
+
+// TestUserWithoutVersionIs500: a user item without a valid version could
+// never be written (every write is conditional on it); it is a data error,
+// answered 500 at once with the attribute named in the log, not a 409
+// after three lost "races".
+func TestUserWithoutVersionIs500(t *testing.T) {
+	e := newEnv(t, "")
+	seedStandard(e)
+	if _, err := e.client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName:        aws.String(e.table),
+		Key:              map[string]types.AttributeValue{dynamo.AttrPK: &types.AttributeValueMemberS{Value: "USER#" + aliceID}, dynamo.AttrSK: &types.AttributeValueMemberS{Value: "#USER"}},
+		UpdateExpression: aws.String("REMOVE version"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.put(path(aliceID), e.token(aliceID, domainA), userBody(`"email":"alice.v@example.com"`))
+	wantError(t, r, http.StatusInternalServerError, "IAM.0006")
+	if !strings.Contains(e.logs.String(), "attribute version missing or not a positive integer") {
+		t.Errorf("the log does not name the attribute: %s", e.logs.String())
 	}
 }
 

@@ -61,7 +61,7 @@ func testLogger(logs *tailbuf.Buffer, level slog.Level) *slog.Logger {
 // apiEnv is the real API over HTTP on 127.0.0.1, built by app.New exactly as
 // the Lambda function builds it, on a fresh table in DynamoDB Local.
 type apiEnv struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	table  string
 	client *dynamodb.Client
@@ -80,7 +80,7 @@ type apiEnv struct {
 // DynamoDB client talks to endpoint instead (a fault proxy) while the test's
 // own client keeps talking to DynamoDB Local. env holds extra NAME=value
 // settings for the API's configuration (AUDIT_RETENTION_DAYS=7, say).
-func newEnv(t *testing.T, endpoint string, env ...string) *apiEnv {
+func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
 	client, err := dynamo.NewClient(ctx)

@@ -17,7 +17,6 @@ import (
 	"github.com/MicahParks/jwkset"
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
-	"golang.org/x/time/rate"
 )
 
 // DefaultLeeway is the clock skew tolerated on exp, nbf and iat when
@@ -35,9 +34,14 @@ const (
 	// which NewVerifier starts in the background: a hanging issuer must
 	// not hold the requests that wait for it, nor a goroutine, for long.
 	jwksFetchTimeout = 5 * time.Second
-	// jwksRefreshInterval is how often the JWKS is fetched again in the
-	// background, so that a revoked key stops verifying within the hour.
-	jwksRefreshInterval = time.Hour
+	// jwksRefreshMax is the longest time between two fetches of the JWKS:
+	// a key the issuer withdraws is refused at most this long, plus one
+	// fetch (jwksFetchTimeout), after it is gone: within 5 minutes.
+	jwksRefreshMax = 4 * time.Minute
+	// jwksRefreshMin is the shortest: a shorter Cache-Control max-age (or
+	// no-cache) is honoured down to it, and a failed fetch is tried again
+	// after it, so no answer of the issuer's makes us hammer it.
+	jwksRefreshMin = time.Minute
 	// unknownKIDInterval is the least time between two fetches triggered by
 	// a token whose kid is not in the cached JWKS. Without it, anyone could
 	// turn random kids into a flood of requests to the issuer.
@@ -78,6 +82,10 @@ type Config struct {
 	// slog.Default(). The API passes its own JSON logger so that an issuer
 	// outage shows in the same log stream as the requests it affects.
 	Logger *slog.Logger
+
+	// refreshMin replaces jwksRefreshMin when set (tests only: a real issuer
+	// must never be asked more often).
+	refreshMin time.Duration
 }
 
 // Verifier verifies tokens against one issuer's JWKS. It is safe for
@@ -91,7 +99,7 @@ type Verifier struct {
 
 // keySource is what Verify needs of a JWKS: a key lookup that honours the
 // request's ctx, and the cache itself, to tell "no keys yet" from "unknown
-// kid". keyfunc.Keyfunc has it, and so has firstFetch.
+// kid". keyfunc.Keyfunc has it, and so has remoteKeys.
 type keySource interface {
 	KeyfuncCtx(ctx context.Context) jwt.Keyfunc
 	Storage() jwkset.Storage
@@ -102,7 +110,7 @@ type keySource interface {
 // read, is not a JWKS, or holds no usable signing key. For an https:// URL it
 // returns at once and fetches the JWKS in the background: a network round
 // trip must not lengthen the Lambda init phase, and a Verify that comes
-// before the fetch has finished waits for it (see firstFetch). When the
+// before the fetch has finished waits for it (see remoteKeys). When the
 // issuer is down, tokens fail until a later fetch succeeds rather than keep
 // the function from starting; the background refresh ends when ctx ends. It
 // returns an error naming the configuration variable at fault for a missing
@@ -134,13 +142,20 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
 
+	if cfg.refreshMin == 0 {
+		cfg.refreshMin = jwksRefreshMin
+	}
+	cache, err := newTokenCache(cfg.CacheSize, cfg.Now, cfg.Leeway)
+	if err != nil {
+		return nil, err
+	}
 	var keys keySource
 	switch {
 	case u.Scheme == "https" && u.Host != "":
 		// Not now: the first fetch runs beside the rest of init (and the
 		// runtime's first poll), and only a Verify that needs keys before
 		// it has finished waits for it.
-		keys = fetchConcurrently(ctx, u.String(), cfg.HTTPClient, cfg.Logger)
+		keys = fetchConcurrently(ctx, u.String(), cfg.HTTPClient, cfg.Logger, cfg.refreshMin, cache.purge)
 	case u.Scheme == "file" && (u.Host == "" || u.Host == "localhost") && u.Path != "":
 		storage, err := fileStorage(u.Path)
 		if err != nil {
@@ -154,10 +169,6 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
 	}
 
-	cache, err := newTokenCache(cfg.CacheSize, cfg.Now, cfg.Leeway)
-	if err != nil {
-		return nil, err
-	}
 	return &Verifier{
 		keys:  keys,
 		cache: cache,
@@ -220,36 +231,6 @@ func usableKey(k jwkset.JWK) bool {
 	return false
 }
 
-// httpsStorage returns a JWKS cache backed by rawURL. The first fetch
-// happens before it returns, bounded by jwksFetchTimeout; when it fails the
-// error is logged and the cache starts empty, because an issuer outage at
-// cold start must not become an outage of this API once the issuer is back.
-// client and logger must not be nil; NewVerifier fills in their defaults.
-func httpsStorage(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) (jwkset.Storage, error) {
-	noErrorOnFirstFetch := true
-	kf, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{rawURL}, keyfunc.Override{
-		Client:                    client,
-		HTTPTimeout:               jwksFetchTimeout,
-		NoErrorReturnFirstHTTPReq: &noErrorOnFirstFetch,
-		RefreshInterval:           jwksRefreshInterval,
-		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) {
-				logger.ErrorContext(ctx, "JWKS refresh failed", "jwks_url", u, "error", err.Error())
-			}
-		},
-		RefreshUnknownKID: rate.NewLimiter(rate.Every(unknownKIDInterval), 1),
-		// This bounds both the wait for the limiter and the fetch itself,
-		// on the request's path. With a limit of one fetch a minute, a
-		// request that would have to wait longer fails at once instead of
-		// holding a Lambda invocation for up to a minute.
-		RateLimitWaitMax: jwksFetchTimeout,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
-	}
-	return kf.Storage(), nil
-}
-
 // httpsOnlyRedirect refuses a redirect to anything but https: following one
 // to http would let a network attacker serve the keys.
 func httpsOnlyRedirect(req *http.Request, via []*http.Request) error {
@@ -260,74 +241,4 @@ func httpsOnlyRedirect(req *http.Request, via []*http.Request) error {
 		return errors.New("auth: too many JWKS redirects")
 	}
 	return nil
-}
-
-// firstFetch is the key source of an https JWKS, whose first fetch may
-// still be running. Verify reaches the keys only through KeyfuncCtx, which
-// waits for that fetch as long as the request's ctx allows, and Storage,
-// which never waits and shows no keys until the fetch has finished; so
-// nothing else needs to know about it.
-type firstFetch struct {
-	done  chan struct{} // closed when keys is set, or the fetch gave up
-	keys  keyfunc.Keyfunc
-	empty jwkset.Storage
-}
-
-// fetchConcurrently starts the first fetch of rawURL in a goroutine and
-// returns at once. The goroutine ends when the fetch does, which
-// jwksFetchTimeout bounds; the refresh goroutine it leaves behind ends with
-// ctx. client and logger must not be nil, as for httpsStorage.
-func fetchConcurrently(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger) *firstFetch {
-	f := &firstFetch{done: make(chan struct{}), empty: jwkset.NewMemoryStorage()}
-	go func() {
-		defer close(f.done)
-		storage, err := httpsStorage(ctx, rawURL, client, logger)
-		if err == nil {
-			f.keys, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses})
-		}
-		if err != nil {
-			// Not reachable for a URL NewVerifier accepted; should it
-			// happen, every token gets EUNAVAILABLE and the log says why.
-			logger.ErrorContext(ctx, "JWKS set-up failed", "jwks_url", rawURL, "error", err.Error())
-		}
-	}()
-	return f
-}
-
-// ready returns the keys once the first fetch has finished, or nil when it
-// has not (yet) given any.
-func (f *firstFetch) ready() keyfunc.Keyfunc {
-	select {
-	case <-f.done:
-		return f.keys
-	default:
-		return nil
-	}
-}
-
-// KeyfuncCtx returns a key lookup that first waits for the first fetch,
-// for no longer than ctx allows; a lookup that gives up returns ctx's
-// error, and Storage then shows no keys, which Verify answers with
-// EUNAVAILABLE.
-func (f *firstFetch) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
-	return func(t *jwt.Token) (any, error) {
-		select {
-		case <-f.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("auth: waiting for the first JWKS fetch: %w", ctx.Err())
-		}
-		if f.keys == nil {
-			return nil, errNoKeys
-		}
-		return f.keys.KeyfuncCtx(ctx)(t)
-	}
-}
-
-// Storage returns the key cache, or an empty one while the first fetch has
-// not finished: it never waits.
-func (f *firstFetch) Storage() jwkset.Storage {
-	if k := f.ready(); k != nil {
-		return k.Storage()
-	}
-	return f.empty
 }

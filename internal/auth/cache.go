@@ -85,3 +85,12 @@ func (c *tokenCache) add(key [sha256.Size]byte, p userinfo.Principal, expiresAt 
 	}
 	c.lru.Add(key, verified{principal: p, until: until})
 }
+
+// purge forgets every verified token: the issuer withdrew or replaced a key,
+// and a token that key signed must be verified again (and refused), not
+// honoured from the cache for up to maxCacheAge.
+func (c *tokenCache) purge() {
+	if c != nil {
+		c.lru.Purge()
+	}
+}

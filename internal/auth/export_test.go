@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
@@ -44,10 +47,40 @@ func (c *countingKeys) Storage() jwkset.Storage { return c.inner.Storage() }
 // finished (at once for a file JWKS), so that a test can pin the state of
 // the issuer during that fetch.
 func FirstFetchDone(v *Verifier) <-chan struct{} {
-	if f, ok := v.keys.(*firstFetch); ok {
-		return f.done
+	if r, ok := v.keys.(*remoteKeys); ok {
+		return r.ready
 	}
 	done := make(chan struct{})
 	close(done)
 	return done
+}
+
+// KeyRefreshes returns how many JWKS fetches of v have succeeded.
+func KeyRefreshes(v *Verifier) int64 {
+	if r, ok := v.keys.(*remoteKeys); ok {
+		return r.refreshes.Load()
+	}
+	return 0
+}
+
+// WithRefreshFloor returns cfg with the shortest time between two JWKS
+// fetches set to floor, so that a test can follow a short max-age.
+func WithRefreshFloor(cfg Config, floor time.Duration) Config {
+	cfg.refreshMin = floor
+	return cfg
+}
+
+// The refresh schedule's bounds and its rule, for the schedule's own test.
+const (
+	JWKSRefreshMax   = jwksRefreshMax
+	JWKSRefreshMin   = jwksRefreshMin
+	JWKSFetchTimeout = jwksFetchTimeout
+)
+
+func NextRefresh(h http.Header, failed bool) time.Duration {
+	var err error
+	if failed {
+		err = errors.New("failed")
+	}
+	return nextRefresh(maxAge(h), err, jwksRefreshMin)
 }

@@ -211,6 +211,8 @@ type jwksServer struct {
 	fetches atomic.Int64
 	body    atomic.Pointer[[]byte]
 	down    atomic.Bool
+	// cacheControl is sent as Cache-Control when set.
+	cacheControl atomic.Pointer[string]
 }
 
 func newJWKSServer(t testing.TB, raw []byte) *jwksServer {
@@ -224,6 +226,9 @@ func newJWKSServer(t testing.TB, raw []byte) *jwksServer {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
+		if cc := s.cacheControl.Load(); cc != nil {
+			w.Header().Set("Cache-Control", *cc)
+		}
 		_, _ = w.Write(*s.body.Load())
 	}))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -243,15 +248,22 @@ func (s *jwksServer) serve(raw []byte) { s.body.Store(&raw) }
 // so that the state of s during that fetch is the one the test set.
 func httpsVerifier(t testing.TB, s *jwksServer) *auth.Verifier {
 	t.Helper()
+	return httpsVerifierWith(t, s, func(c auth.Config) auth.Config { return c })
+}
+
+// httpsVerifierWith is httpsVerifier with its configuration passed through
+// adjust first.
+func httpsVerifierWith(t testing.TB, s *jwksServer, adjust func(auth.Config) auth.Config) *auth.Verifier {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	v, err := auth.NewVerifier(ctx, auth.Config{
+	v, err := auth.NewVerifier(ctx, adjust(auth.Config{
 		JWKSURL:    s.srv.URL + "/.well-known/jwks.json",
 		Issuer:     testIssuer,
 		Audience:   testAudience,
 		HTTPClient: s.srv.Client(),
 		Now:        fixedNow,
-	})
+	}))
 	if err != nil {
 		t.Fatalf("NewVerifier: %v", err)
 	}

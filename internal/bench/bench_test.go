@@ -192,10 +192,10 @@ func (s *memStore) ApplyChange(_ context.Context, c userinfo.Change) error {
 		return &userinfo.StaleError{Current: &cur}
 	}
 	if c.Email != nil {
-		s.user.Email = *c.Email
+		s.user.Email, s.user.EmailKey = c.Email.Address, userinfo.CurrentKey(c.Email.Key)
 	}
-	if c.Phone != nil {
-		s.user.AreaCode, s.user.Phone = *c.AreaCode, *c.Phone
+	if c.Mobile != nil {
+		s.user.AreaCode, s.user.Phone, s.user.PhoneKey = c.Mobile.AreaCode, c.Mobile.Number, userinfo.CurrentKey(c.Mobile.Key)
 	}
 	s.user.Version++
 	s.user.UpdatedAt = c.At

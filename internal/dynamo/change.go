@@ -84,12 +84,13 @@ func ownedOrFree(e *exprs, userID string) string {
 	return "attribute_not_exists(" + e.n(AttrPK) + ") OR " + e.n(attrUserID) + " = " + e.v("uid", avS(userID))
 }
 
-// putGuard and deleteGuard claim and release the value whose guard key is pk.
-func (t *tx) putGuard(r role, pk, userID, domainID string) {
+// putGuard and deleteGuard claim and release the value whose guard key is
+// pk (of key version version, for putGuard).
+func (t *tx) putGuard(r role, pk string, version int, userID, domainID string) {
 	e := newExprs()
 	cond := ownedOrFree(e, userID)
 	t.add(r, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(t.table), Item: encodeGuard(pk, userID, domainID),
+		TableName: aws.String(t.table), Item: encodeGuard(pk, version, userID, domainID),
 		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
 	}})
 }
@@ -103,37 +104,49 @@ func (t *tx) deleteGuard(r role, pk, userID string) {
 	}})
 }
 
-// moveGuard claims newPK and releases oldPK. A guard whose key does not
-// change (a case-only email change) is left alone: the same key twice in
-// one transaction is a ValidationException.
-func (t *tx) moveGuard(newRole, oldRole role, newPK, oldPK, userID, domainID string) {
-	if newPK == oldPK {
+// guardMove is the guard change of one kind of value: claim the guard of
+// the new key, release the one of the old key.
+type guardMove struct {
+	newRole, oldRole role
+	kind             string
+	newKey, oldKey   userinfo.Key
+}
+
+// moveGuard claims m's new key and releases its old one. A key that does
+// not change is left alone: the same key twice in one transaction is a
+// ValidationException.
+func (t *tx) moveGuard(m guardMove, userID, domainID string) {
+	if m.newKey == m.oldKey {
 		return
 	}
-	t.replaceGuard(newRole, oldRole, newPK, oldPK, userID, domainID)
+	t.replaceGuard(m, userID, domainID, domainID)
 }
 
-// replaceGuard claims newPK, even when it equals oldPK (writing a guard the
-// user holds again is harmless and repairs a missing one), and releases
-// oldPK unless it is newPK. An empty key (no value) is skipped.
-func (t *tx) replaceGuard(newRole, oldRole role, newPK, oldPK, userID, domainID string) {
+// replaceGuard claims m's new key in the account domainID, even when it
+// equals the old one (writing a guard the user holds again is harmless and
+// repairs a missing one), and releases the old key, held in the account
+// oldDomainID, unless it is the new one. A zero key (no value) is skipped.
+func (t *tx) replaceGuard(m guardMove, userID, domainID, oldDomainID string) {
+	newPK, oldPK := guardPK(domainID, m.kind, m.newKey), guardPK(oldDomainID, m.kind, m.oldKey)
 	if newPK != "" {
-		t.putGuard(newRole, newPK, userID, domainID)
+		t.putGuard(m.newRole, newPK, m.newKey.Version, userID, domainID)
 	}
 	if oldPK != "" && oldPK != newPK {
-		t.deleteGuard(oldRole, oldPK, userID)
+		t.deleteGuard(m.oldRole, oldPK, userID)
 	}
 }
 
-// ApplyChange writes c in one TransactWriteItems: the user update
-// (conditional on c.User.Version, the user still enabled and in the same
-// account), the guard of each new value and the release of each old one,
-// a check of the account's protect policy, and the audit record. Either all
-// of it is written or none.
+// ApplyChange writes c in one TransactWriteItems: the user update, the
+// guard of each new value (under its current key) and the release of each
+// old one (under the key the user holds it by), a check of the account's
+// protect policy, and the audit record. Either all of it is written or
+// none. The user update re-checks, in the same transaction, everything the
+// read decided: the version read, the user still enabled and in the same
+// account, and no revocation of its tokens after c.Actor.IssuedAt.
 //
-// It returns *userinfo.StaleError when the user moved on (Current is the
-// user as DynamoDB returned it, nil when it was deleted) or another
-// transaction raced this one; an ECONFLICT *userinfo.Error naming the field
+// It returns *userinfo.StaleError when any of those no longer holds
+// (Current is the user as DynamoDB returned it, nil when it was deleted) or
+// another transaction raced this one; an ECONFLICT *userinfo.Error naming the field
 // when another user of the account holds the new email or mobile number;
 // EFORBIDDEN when the account does not let users manage that value;
 // EUNAVAILABLE when DynamoDB throttles or cannot be reached; and a wrapped
@@ -141,9 +154,6 @@ func (t *tx) replaceGuard(newRole, oldRole role, newPK, oldPK, userID, domainID 
 func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 	if c.User == nil {
 		return errorf("ApplyChange: change has no user")
-	}
-	if (c.AreaCode == nil) != (c.Phone == nil) {
-		return errorf("ApplyChange: user %s: areacode and phone must change together", c.User.ID)
 	}
 	if c.Empty() {
 		return nil
@@ -174,22 +184,29 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 	var set []string
 	if c.Email != nil {
 		set = append(set,
-			e.n(attrEmail)+" = "+e.v("email", avS(*c.Email)),
+			e.n(attrEmail)+" = "+e.v("email", avS(c.Email.Address)),
+			e.n(attrEmailKey)+" = "+e.v("emailkey", avS(encodeKey(userinfo.CurrentKey(c.Email.Key)))),
 			e.n(attrEmailVerified)+" = "+e.v("false", avBool(false)))
 	}
-	if c.Phone != nil {
+	if c.Mobile != nil {
 		set = append(set,
-			e.n(attrAreaCode)+" = "+e.v("areacode", avS(*c.AreaCode)),
-			e.n(attrPhone)+" = "+e.v("phone", avS(*c.Phone)),
+			e.n(attrAreaCode)+" = "+e.v("areacode", avS(c.Mobile.AreaCode)),
+			e.n(attrPhone)+" = "+e.v("phone", avS(c.Mobile.Number)),
+			e.n(attrPhoneKey)+" = "+e.v("phonekey", avS(encodeKey(userinfo.CurrentKey(c.Mobile.Key)))),
 			e.n(attrPhoneVerified)+" = "+e.v("false", avBool(false)))
 	}
 	set = append(set,
 		e.n(attrVersion)+" = "+e.n(attrVersion)+" + "+e.v("one", avN(1)),
 		e.n(attrUpdatedAt)+" = "+e.v("now", avS(formatTime(c.At))))
+	// What userinfo.Service.Authorize decided from the read, checked again
+	// at the write: a revocation, a disabling or a move between the two
+	// must not let the change through. Times in timeLayout compare as
+	// strings (decodeUser refuses any other layout).
 	cond := "attribute_exists(" + e.n(AttrPK) + ")" +
 		" AND " + e.n(attrVersion) + " = " + e.v("v", avN(u.Version)) +
 		" AND " + e.n(attrEnabled) + " = " + e.v("true", avBool(true)) +
-		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID))
+		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID)) +
+		" AND (attribute_not_exists(" + e.n(attrTokensRevokedAt) + ") OR " + e.n(attrTokensRevokedAt) + " <= " + e.v("iat", avS(formatTime(c.Actor.IssuedAt))) + ")"
 	t.add(roleUser, types.TransactWriteItem{Update: &types.Update{
 		TableName:                           aws.String(s.table),
 		Key:                                 key(userPK(u.ID), userSK),
@@ -201,14 +218,12 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 	}})
 
 	// (2) Uniqueness guards, keyed in the user's account as read; the
-	// version condition above pins that account.
+	// conditions above pin that account.
 	if c.Email != nil {
-		t.moveGuard(roleNewEmailGuard, roleOldEmailGuard,
-			emailGuardPK(u.DomainID, *c.Email), emailGuardPK(u.DomainID, u.Email), u.ID, u.DomainID)
+		t.moveGuard(guardMove{roleNewEmailGuard, roleOldEmailGuard, kindEmail, userinfo.CurrentKey(c.Email.Key), u.EmailKey}, u.ID, u.DomainID)
 	}
-	if c.Phone != nil {
-		t.moveGuard(roleNewPhoneGuard, roleOldPhoneGuard,
-			phoneGuardPK(u.DomainID, *c.AreaCode, *c.Phone), phoneGuardPK(u.DomainID, u.AreaCode, u.Phone), u.ID, u.DomainID)
+	if c.Mobile != nil {
+		t.moveGuard(guardMove{roleNewPhoneGuard, roleOldPhoneGuard, kindPhone, userinfo.CurrentKey(c.Mobile.Key), u.PhoneKey}, u.ID, u.DomainID)
 	}
 
 	// (3) The account's protect policy: an absent item or attribute allows.
@@ -217,7 +232,7 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 	if c.Email != nil {
 		checks = append(checks, "(attribute_not_exists("+e.n(attrManageEmail)+") OR "+e.n(attrManageEmail)+" = "+e.v("true", avBool(true))+")")
 	}
-	if c.Phone != nil {
+	if c.Mobile != nil {
 		checks = append(checks, "(attribute_not_exists("+e.n(attrManageMobile)+") OR "+e.n(attrManageMobile)+" = "+e.v("true", avBool(true))+")")
 	}
 	t.add(roleAccount, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
@@ -259,11 +274,11 @@ func (s *Store) auditItem(c userinfo.Change) item {
 	it[attrFields] = avList(c.Fields())
 	it[TTLAttribute] = avN(c.At.Add(s.retention).Unix())
 	if c.Email != nil {
-		it[attrEmail] = avS(userinfo.MaskEmail(*c.Email))
+		it[attrEmail] = avS(userinfo.MaskEmail(c.Email.Address))
 	}
-	if c.Phone != nil {
-		it[attrAreaCode] = avS(*c.AreaCode)
-		it[attrPhone] = avS(userinfo.MaskPhone(*c.Phone))
+	if c.Mobile != nil {
+		it[attrAreaCode] = avS(c.Mobile.AreaCode)
+		it[attrPhone] = avS(userinfo.MaskPhone(c.Mobile.Number))
 	}
 	return it
 }
@@ -297,7 +312,7 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 		return &userinfo.StaleError{}
 	}
 	if code, acct := t.reason(tce, roleAccount); code == codeConditionFailed {
-		if c.Email != nil && (c.Phone == nil || !getBool(acct, attrManageEmail, true)) {
+		if c.Email != nil && (c.Mobile == nil || !getBool(acct, attrManageEmail, true)) {
 			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own email address.")
 		}
 		return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")

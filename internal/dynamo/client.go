@@ -21,9 +21,9 @@ import (
 // with at most 100 ms between them keep the worst case near a few hundred
 // milliseconds plus the calls themselves.
 const (
-	// DefaultMaxAttempts is how many times NewClient's retryer tries a call
-	// (the first try included).
-	DefaultMaxAttempts = 3
+	// MaxAttemptsPerCall is how many times NewClient's retryer sends one
+	// DynamoDB call (the first try included).
+	MaxAttemptsPerCall = 3
 	// MaxBackoff caps every retry delay, throttles included (the SDK's
 	// throttle base of 1 s is clipped to it).
 	MaxBackoff = 100 * time.Millisecond
@@ -78,7 +78,7 @@ func WithMaxAttempts(n int) func(*config.LoadOptions) error {
 func NewClient(ctx context.Context, opts ...func(*config.LoadOptions) error) (*dynamodb.Client, error) {
 	all := append([]func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
-		WithMaxAttempts(DefaultMaxAttempts),
+		WithMaxAttempts(MaxAttemptsPerCall),
 	}, opts...)
 	cfg, err := config.LoadDefaultConfig(ctx, all...)
 	if err != nil {

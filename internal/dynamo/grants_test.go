@@ -102,10 +102,10 @@ func TestRequestPathStaysInGrants(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Taken, then applied with both old values released, then stale.
-	for _, email := range []string{"taken-grants@example.com", "new-grants@example.com", "stale-grants@example.com"} {
+	for _, addr := range []string{"taken-grants@example.com", "new-grants@example.com", "stale-grants@example.com"} {
 		c := change(u)
-		c.Email = ptr(email)
-		c.AreaCode, c.Phone = ptr("+86"), ptr("13200000011")
+		c.Email = email(addr)
+		c.Mobile = mobile("+86", "13200000011")
 		_ = s.ApplyChange(ctx, c)
 	}
 

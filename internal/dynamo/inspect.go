@@ -3,11 +3,12 @@ package dynamo
 import (
 	"context"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // The readers in this file let tests and local tools check the table's
@@ -20,14 +21,18 @@ const (
 )
 
 // Guard is a uniqueness guard: the claim of one user on a value in its
-// account. Value is the email's EmailKey or the mobile's PhoneKey, in
-// clear: never log it.
+// account. Value is the value's key (userinfo.Email.Key, Mobile.Key, or a
+// key of an older Version), in clear: never log it.
 type Guard struct {
 	Kind     string // GuardEmail or GuardPhone
 	Value    string
+	Version  int // the userinfo.Key version Value was made by
 	UserID   string
 	DomainID string
 }
+
+// Key returns the userinfo.Key the guard is held under.
+func (g Guard) Key() userinfo.Key { return userinfo.Key{Version: g.Version, Value: g.Value} }
 
 // AuditRecord is one audit record as stored. Email and Phone are masked.
 type AuditRecord struct {
@@ -44,8 +49,8 @@ type AuditRecord struct {
 	ExpiresAt     time.Time
 }
 
-// Guards returns every guard of the account domainID, sorted by kind and
-// value. It scans the whole table, so it is for tests and small local
+// Guards returns every guard of the account domainID, sorted by kind,
+// version and value. It scans the whole table, so it is for tests and small local
 // tables only. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
 // reached, and a wrapped error otherwise.
 func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
@@ -53,6 +58,33 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 	prefix := domainPrefix + domainID + "#"
 	filter := e.n(AttrSK) + " = " + e.v("guard", avS(guardSK)) +
 		" AND begins_with(" + e.n(AttrPK) + ", " + e.v("prefix", avS(prefix)) + ")"
+	var out []Guard
+	err := s.scan(ctx, filter, e, func(it item) error {
+		if g, ok := decodeGuard(it); ok {
+			out = append(out, g)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		if out[i].Version != out[j].Version {
+			return out[i].Version < out[j].Version
+		}
+		return out[i].Value < out[j].Value
+	})
+	return out, nil
+}
+
+// scan reads, with consistent reads, every item of the table that filter
+// (with e's placeholders) keeps, and hands each to each, stopping at its
+// first error. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
+// reached, and a wrapped error otherwise.
+func (s *Store) scan(ctx context.Context, filter string, e *exprs, each func(item) error) error {
 	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{
 		TableName:                 aws.String(s.table),
 		FilterExpression:          aws.String(filter),
@@ -60,33 +92,42 @@ func (s *Store) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 		ExpressionAttributeValues: e.valuesOrNil(),
 		ConsistentRead:            aws.Bool(true),
 	})
-	var out []Guard
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, classify("Scan", err)
+			return classify("Scan", err)
 		}
 		for _, it := range page.Items {
-			g := Guard{UserID: getS(it, attrUserID), DomainID: getS(it, attrDomainID)}
-			rest := strings.TrimPrefix(getS(it, AttrPK), prefix[:len(prefix)-1])
-			switch {
-			case strings.HasPrefix(rest, emailInfix):
-				g.Kind, g.Value = GuardEmail, strings.TrimPrefix(rest, emailInfix)
-			case strings.HasPrefix(rest, phoneInfix):
-				g.Kind, g.Value = GuardPhone, strings.TrimPrefix(rest, phoneInfix)
-			default:
-				continue
+			if err := each(it); err != nil {
+				return err
 			}
-			out = append(out, g)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Kind != out[j].Kind {
-			return out[i].Kind < out[j].Kind
-		}
-		return out[i].Value < out[j].Value
-	})
-	return out, nil
+	return nil
+}
+
+// decodeGuard returns the guard it holds, and false for an item that is
+// not a guard.
+func decodeGuard(it item) (Guard, bool) {
+	domain := getS(it, attrDomainID)
+	kind, k, ok := parseGuardPK(domain, getS(it, AttrPK))
+	if !ok || getS(it, AttrSK) != guardSK {
+		return Guard{}, false
+	}
+	g := Guard{Kind: GuardEmail, Value: k.Value, Version: k.Version, UserID: getS(it, attrUserID), DomainID: domain}
+	if kind == kindPhone {
+		g.Kind = GuardPhone
+	}
+	return g, true
+}
+
+// pk returns the guard's key.
+func (g Guard) pk() string {
+	kind := kindEmail
+	if g.Kind == GuardPhone {
+		kind = kindPhone
+	}
+	return guardPK(g.DomainID, kind, g.Key())
 }
 
 // AuditRecords returns the audit records of the user userID written between

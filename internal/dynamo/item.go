@@ -108,6 +108,12 @@ func encodeUser(u userinfo.User) item {
 	if !u.TokensRevokedAt.IsZero() {
 		it[attrTokensRevokedAt] = avS(formatTime(u.TokensRevokedAt))
 	}
+	if !u.EmailKey.IsZero() {
+		it[attrEmailKey] = avS(encodeKey(u.EmailKey))
+	}
+	if !u.PhoneKey.IsZero() {
+		it[attrPhoneKey] = avS(encodeKey(u.PhoneKey))
+	}
 	return it
 }
 
@@ -129,10 +135,23 @@ func decodeUser(it item) (*userinfo.User, error) {
 		return nil, fmt.Errorf("attribute %s missing", attrUserID)
 	}
 	var err error
-	if u.Version, err = getN(it, attrVersion); err != nil {
-		return nil, err
+	// Every write is conditional on the version: without a valid one, no
+	// write could ever succeed, and each would look like a lost race.
+	if u.Version, err = getN(it, attrVersion); err != nil || u.Version < 1 {
+		return nil, fmt.Errorf("attribute %s missing or not a positive integer", attrVersion)
 	}
 	if u.TokensRevokedAt, err = getTime(it, attrTokensRevokedAt); err != nil {
+		return nil, err
+	}
+	// The write compares the revocation time with a token's iat as strings,
+	// which holds only in the table's own layout.
+	if raw := getS(it, attrTokensRevokedAt); raw != "" && raw != formatTime(u.TokensRevokedAt) {
+		return nil, fmt.Errorf("attribute %s not in the layout %s", attrTokensRevokedAt, timeLayout)
+	}
+	if u.EmailKey, err = heldKey(it, attrEmailKey, u.Email, userinfo.V1EmailKey(u.Email)); err != nil {
+		return nil, err
+	}
+	if u.PhoneKey, err = heldKey(it, attrPhoneKey, u.Phone, userinfo.V1MobileKey(u.AreaCode, u.Phone)); err != nil {
 		return nil, err
 	}
 	if u.CreatedAt, err = getTime(it, attrCreatedAt); err != nil {
@@ -144,6 +163,24 @@ func decodeUser(it item) (*userinfo.User, error) {
 	return u, nil
 }
 
+// heldKey returns the key attribute name of it holds for value: none for no
+// value, v1 (the key version 1 made from the value) on an item written
+// before keys were stored.
+func heldKey(it item, name, value string, v1 userinfo.Key) (userinfo.Key, error) {
+	if value == "" {
+		return userinfo.Key{}, nil
+	}
+	raw := getS(it, name)
+	if raw == "" {
+		return v1, nil
+	}
+	k, ok := decodeKey(raw)
+	if !ok {
+		return userinfo.Key{}, fmt.Errorf("attribute %s not <version>#<key>", name)
+	}
+	return k, nil
+}
+
 func encodeAccount(a userinfo.Account) item {
 	it := key(accountPK(a.DomainID), domainSK)
 	it[attrDomainID] = avS(a.DomainID)
@@ -152,9 +189,10 @@ func encodeAccount(a userinfo.Account) item {
 	return it
 }
 
-func encodeGuard(pk, userID, domainID string) item {
+func encodeGuard(pk string, version int, userID, domainID string) item {
 	it := key(pk, guardSK)
 	it[attrUserID] = avS(userID)
 	it[attrDomainID] = avS(domainID)
+	it[attrKeyVersion] = avN(int64(version))
 	return it
 }

@@ -1,6 +1,8 @@
 package dynamo
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -25,9 +27,7 @@ const (
 	userSK       = "#USER"   // sk of the user item
 	domainPrefix = "DOMAIN#" // pk of an account: DOMAIN#<domain_id>
 	domainSK     = "#DOMAIN" // sk of the account (protect policy) item
-	emailInfix   = "#EMAIL#" // guard pk: DOMAIN#<domain_id>#EMAIL#<EmailKey(email)>
-	phoneInfix   = "#PHONE#" // guard pk: DOMAIN#<domain_id>#PHONE#<PhoneKey(areacode, phone)>
-	guardSK      = "#GUARD"  // sk of every uniqueness guard
+	guardSK      = "#GUARD"  // sk of every uniqueness guard; its pk is guardPK's
 	auditPrefix  = "AUDIT#"  // audit sk: AUDIT#<time>#<request_id>
 )
 
@@ -40,12 +40,17 @@ const (
 	attrEmailVerified   = "email_verified" // BOOL
 	attrAreaCode        = "areacode"
 	attrPhone           = "phone"
-	attrPhoneVerified   = "phone_verified" // BOOL
-	attrEnabled         = "enabled"        // BOOL
-	attrVersion         = "version"        // N; +1 on every write, the optimistic lock
-	attrTokensRevokedAt = "tokens_revoked_at"
-	attrCreatedAt       = "created_at"
-	attrUpdatedAt       = "updated_at"
+	attrPhoneVerified   = "phone_verified"    // BOOL
+	attrEnabled         = "enabled"           // BOOL
+	attrVersion         = "version"           // N ≥ 1; +1 on every write, the optimistic lock
+	attrTokensRevokedAt = "tokens_revoked_at" // timeLayout: the write compares it with a token's iat as a string
+	// The keys the user's guards are held under, "<version>#<key>"
+	// (userinfo.Key). Absent on items written before version 2: their
+	// guards are of version 1, made from the values (userinfo.V1EmailKey).
+	attrEmailKey  = "email_key"
+	attrPhoneKey  = "phone_key"
+	attrCreatedAt = "created_at"
+	attrUpdatedAt = "updated_at"
 )
 
 // Account item attributes (pk DOMAIN#<domain_id>, sk #DOMAIN). A missing
@@ -55,9 +60,10 @@ const (
 	attrManageMobile = "manage_mobile" // BOOL
 )
 
-// Guard items carry user_id (the owner) and domain_id, nothing else: they
+// Guard items carry user_id (the owner), domain_id and key_version: they
 // exist so that a conditional Put fails when another user of the same
 // account already holds the value.
+const attrKeyVersion = "key_version" // N: the userinfo.Key version of the guard's key
 
 // Audit item attributes (pk USER#<user_id>, sk AUDIT#<time>#<request_id>).
 // Values are masked: the audit trail is read by operators and must not be
@@ -85,20 +91,62 @@ func userPK(id string) string { return userPrefix + id }
 
 func accountPK(domainID string) string { return domainPrefix + domainID }
 
-// emailGuardPK and phoneGuardPK return the guard key of a value, or "" when
-// there is no value (no email, no mobile number), which has no guard.
-func emailGuardPK(domainID, email string) string {
-	if email == "" {
+// Guard kinds, as they appear in a guard's key.
+const (
+	kindEmail = "EMAIL"
+	kindPhone = "PHONE"
+)
+
+// guardPK returns the key of the guard of a value of kind held under k in
+// the account domainID, or "" for the zero Key (no value, no guard):
+//
+//	version 1:  DOMAIN#<domain_id>#EMAIL#<key>
+//	version n:  DOMAIN#<domain_id>#v<n>#EMAIL#<key>
+//
+// The version takes the place where version 1 has the kind, so keys of two
+// versions never coincide, whatever the values.
+func guardPK(domainID, kind string, k userinfo.Key) string {
+	switch {
+	case k.IsZero():
 		return ""
+	case k.Version == 1:
+		return domainPrefix + domainID + "#" + kind + "#" + k.Value
 	}
-	return domainPrefix + domainID + emailInfix + userinfo.EmailKey(email)
+	return domainPrefix + domainID + "#v" + strconv.Itoa(k.Version) + "#" + kind + "#" + k.Value
 }
 
-func phoneGuardPK(domainID, areaCode, phone string) string {
-	if phone == "" {
-		return ""
+// parseGuardPK is guardPK's inverse for a guard of the account domainID: it
+// returns the kind and key, and false for any other key.
+func parseGuardPK(domainID, pk string) (kind string, k userinfo.Key, ok bool) {
+	rest, ok := strings.CutPrefix(pk, domainPrefix+domainID+"#")
+	if !ok {
+		return "", userinfo.Key{}, false
 	}
-	return domainPrefix + domainID + phoneInfix + userinfo.PhoneKey(areaCode, phone)
+	k.Version = 1
+	if v, after, found := strings.Cut(rest, "#"); found && strings.HasPrefix(v, "v") {
+		if k.Version, _ = strconv.Atoi(v[1:]); k.Version < 2 {
+			return "", userinfo.Key{}, false
+		}
+		rest = after
+	}
+	kind, k.Value, ok = strings.Cut(rest, "#")
+	if !ok || (kind != kindEmail && kind != kindPhone) {
+		return "", userinfo.Key{}, false
+	}
+	return kind, k, true
+}
+
+// encodeKey and decodeKey write and read a userinfo.Key as a user item
+// holds it: "<version>#<key>".
+func encodeKey(k userinfo.Key) string { return strconv.Itoa(k.Version) + "#" + k.Value }
+
+func decodeKey(s string) (userinfo.Key, bool) {
+	v, value, ok := strings.Cut(s, "#")
+	n, err := strconv.Atoi(v)
+	if !ok || err != nil || n < 1 {
+		return userinfo.Key{}, false
+	}
+	return userinfo.Key{Version: n, Value: value}, true
 }
 
 // auditSK orders a user's audit records by time; the request id keeps two

@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -106,4 +108,62 @@ func seedUser(t *testing.T, s *dynamo.Store, domainID, email, areaCode, phone st
 	return got
 }
 
-func ptr(s string) *string { return &s }
+// email and mobile return a change's new value as the service would make it.
+func email(s string) *userinfo.Email {
+	e, err := userinfo.ParseEmail(s)
+	if err != nil {
+		panic(err)
+	}
+	return &e
+}
+
+func mobile(areaCode, number string) *userinfo.Mobile {
+	m, err := userinfo.ParseMobile(areaCode, number)
+	if err != nil {
+		panic(err)
+	}
+	return &m
+}
+
+func emailOf(c userinfo.Change) string {
+	if c.Email == nil {
+		return ""
+	}
+	return c.Email.Address
+}
+
+func phoneOf(c userinfo.Change) string {
+	if c.Mobile == nil {
+		return ""
+	}
+	return c.Mobile.Number
+}
+
+func avS(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
+
+// setAttribute and removeAttribute change one attribute of a user item
+// behind the store's back, without touching its version: as another writer
+// (a revocation service, an operator, a broken tool) could.
+func setAttribute(t *testing.T, userID, name string, v types.AttributeValue) {
+	t.Helper()
+	updateUserItem(t, userID, "SET #a = :v", name, map[string]types.AttributeValue{":v": v})
+}
+
+func removeAttribute(t *testing.T, userID, name string) {
+	t.Helper()
+	updateUserItem(t, userID, "REMOVE #a", name, nil)
+}
+
+func updateUserItem(t *testing.T, userID, expr, name string, values map[string]types.AttributeValue) {
+	t.Helper()
+	_, err := client.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       map[string]types.AttributeValue{dynamo.AttrPK: avS("USER#" + userID), dynamo.AttrSK: avS("#USER")},
+		UpdateExpression:          aws.String(expr),
+		ExpressionAttributeNames:  map[string]string{"#a": name},
+		ExpressionAttributeValues: values,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

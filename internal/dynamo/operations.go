@@ -34,10 +34,11 @@ func Grants() []Grant {
 		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{userPK(wild)}},
 		// The audit record, under its user's partition.
 		{[]string{"dynamodb:PutItem"}, []string{userPK(wild)}},
-		// Claiming and releasing uniqueness guards.
+		// Claiming and releasing uniqueness guards, of any key version
+		// (guardPK).
 		{[]string{"dynamodb:DeleteItem", "dynamodb:PutItem"}, []string{
-			domainPrefix + wild + emailInfix + wild,
-			domainPrefix + wild + phoneInfix + wild,
+			domainPrefix + wild + "#" + kindEmail + "#" + wild,
+			domainPrefix + wild + "#" + kindPhone + "#" + wild,
 		}},
 		// The check of the account's protect policy.
 		{[]string{"dynamodb:ConditionCheckItem"}, []string{accountPK(wild)}},

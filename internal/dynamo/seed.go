@@ -20,16 +20,21 @@ import (
 const seedAttempts = 3
 
 // UpsertUser writes u as the whole user item, replacing any previous one,
-// with Version set to the stored version plus one (1 for a new user) and
-// zero CreatedAt/UpdatedAt filled in. In the same transaction it claims the
-// guards of u's email and mobile number and releases those of the values it
-// replaces. It returns an ECONFLICT *userinfo.Error naming the field when
-// another user of the account holds one of the values, EUNAVAILABLE when
-// DynamoDB throttles or cannot be reached, and a wrapped error otherwise
-// (including a user that kept changing under it).
+// with Version set to the stored version plus one (1 for a new user), the
+// keys of its values under the current rules (User.SetKeys), and zero
+// CreatedAt/UpdatedAt filled in. In the same transaction it claims the
+// guards of u's email and mobile number and releases those the replaced
+// user held. It returns the EINVALID *userinfo.Error of a value the rules
+// refuse, an ECONFLICT one naming the field when another user of the
+// account holds one of the values, EUNAVAILABLE when DynamoDB throttles or
+// cannot be reached, and a wrapped error otherwise (including a user that
+// kept changing under it).
 func (s *Store) UpsertUser(ctx context.Context, u userinfo.User) error {
 	if u.ID == "" || u.DomainID == "" {
 		return errorf("UpsertUser: user id and domain id are required")
+	}
+	if err := u.SetKeys(); err != nil {
+		return err
 	}
 	for attempt := 1; ; attempt++ {
 		err := s.upsertOnce(ctx, u)
@@ -68,10 +73,8 @@ func (s *Store) upsertOnce(ctx context.Context, u userinfo.User) error {
 	t.add(roleUser, types.TransactWriteItem{Put: userPut(s.table, u, old)})
 	// Unlike ApplyChange, an unchanged guard is written again (one Put, so
 	// no key appears twice): seeding doubles as repair of a missing guard.
-	t.replaceGuard(roleNewEmailGuard, roleOldEmailGuard,
-		emailGuardPK(u.DomainID, u.Email), emailGuardPK(prev.DomainID, prev.Email), u.ID, u.DomainID)
-	t.replaceGuard(roleNewPhoneGuard, roleOldPhoneGuard,
-		phoneGuardPK(u.DomainID, u.AreaCode, u.Phone), phoneGuardPK(prev.DomainID, prev.AreaCode, prev.Phone), u.ID, u.DomainID)
+	t.replaceGuard(guardMove{roleNewEmailGuard, roleOldEmailGuard, kindEmail, u.EmailKey, prev.EmailKey}, u.ID, u.DomainID, prev.DomainID)
+	t.replaceGuard(guardMove{roleNewPhoneGuard, roleOldPhoneGuard, kindPhone, u.PhoneKey, prev.PhoneKey}, u.ID, u.DomainID, prev.DomainID)
 
 	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
 	var tce *types.TransactionCanceledException
@@ -126,10 +129,10 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			TableName: aws.String(s.table), Key: key(userPK(id), userSK), ConditionExpression: aws.String(cond),
 			ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
 		}})
-		if pk := emailGuardPK(u.DomainID, u.Email); pk != "" {
+		if pk := guardPK(u.DomainID, kindEmail, u.EmailKey); pk != "" {
 			t.deleteGuard(roleOldEmailGuard, pk, id)
 		}
-		if pk := phoneGuardPK(u.DomainID, u.AreaCode, u.Phone); pk != "" {
+		if pk := guardPK(u.DomainID, kindPhone, u.PhoneKey); pk != "" {
 			t.deleteGuard(roleOldPhoneGuard, pk, id)
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,10 +87,47 @@ func TestGetUser(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.Version = 1
+		u.EmailKey, u.PhoneKey = userinfo.CurrentKey("zoe@example.com"), userinfo.CurrentKey("+33612345678")
 		if !reflect.DeepEqual(*got, u) {
 			t.Errorf("GetUser = %+v\nwant %+v", *got, u)
 		}
 	})
+	t.Run("ItemWithoutKeysHoldsVersion1Keys", func(t *testing.T) {
+		// As the code before key versions wrote users.
+		u := seedUser(t, s, newID("d-"), "Old.Style@Example.com", "+44", "07911123456")
+		removeAttribute(t, u.ID, "email_key")
+		removeAttribute(t, u.ID, "phone_key")
+		got, err := s.GetUser(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.EmailKey != (userinfo.Key{Version: 1, Value: "old.style@example.com"}) || got.PhoneKey != (userinfo.Key{Version: 1, Value: "+4407911123456"}) {
+			t.Errorf("keys = %+v, %+v", got.EmailKey, got.PhoneKey)
+		}
+	})
+	// A user item the code cannot trust is a data error (500, logged with
+	// the attribute's name), never "not found" nor a lost race.
+	for name, spoil := range map[string]func(t *testing.T, id string){
+		"ErrVersionMissing": func(t *testing.T, id string) { removeAttribute(t, id, "version") },
+		"ErrVersionZero": func(t *testing.T, id string) {
+			setAttribute(t, id, "version", &types.AttributeValueMemberN{Value: "0"})
+		},
+		"ErrVersionNotANumber":  func(t *testing.T, id string) { setAttribute(t, id, "version", avS("3")) },
+		"ErrRevokedAtOtherForm": func(t *testing.T, id string) { setAttribute(t, id, "tokens_revoked_at", avS("2026-01-02T03:04:05Z")) },
+		"ErrEmailKeyMalformed":  func(t *testing.T, id string) { setAttribute(t, id, "email_key", avS("bob@example.com")) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			u := seedUser(t, s, newID("d-"), "spoilt@example.com", "", "")
+			spoil(t, u.ID)
+			_, err := s.GetUser(ctx, u.ID)
+			if userinfo.ErrorCode(err) != userinfo.EINTERNAL || !strings.Contains(err.Error(), "attribute") {
+				t.Errorf("err = %v, want an internal error naming the attribute", err)
+			}
+			if strings.Contains(err.Error(), "spoilt") {
+				t.Errorf("the error quotes a value: %v", err)
+			}
+		})
+	}
 }
 
 func TestUpsertUser(t *testing.T) {
@@ -113,18 +151,30 @@ func TestUpsertUser(t *testing.T) {
 		}
 		assertGuardsMatchUsers(t, s, domain, u.ID)
 	})
+	// Seeding keys values as the API does: another spelling of a held
+	// value is the same value.
 	t.Run("ErrEmailTaken", func(t *testing.T) {
 		seedUser(t, s, domain, "held@example.com", "", "")
-		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: "HELD@example.com", Enabled: true})
-		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email" {
-			t.Fatalf("err = %v, want ECONFLICT on email", err)
+		for _, look := range []string{"HELD@example.com", "ｈｅｌｄ@example.com", "held@EXAMPLE.com"} {
+			err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: look, Enabled: true})
+			if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "email" {
+				t.Fatalf("%s: err = %v, want ECONFLICT on email", look, err)
+			}
 		}
 	})
 	t.Run("ErrPhoneTaken", func(t *testing.T) {
 		seedUser(t, s, domain, "", "+1", "2025550100")
-		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, AreaCode: "+1", Phone: "2025550100", Enabled: true})
-		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "phone" {
-			t.Fatalf("err = %v, want ECONFLICT on phone", err)
+		for _, look := range []string{"2025550100", "12025550100"} {
+			err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, AreaCode: "+1", Phone: look, Enabled: true})
+			if userinfo.ErrorCode(err) != userinfo.ECONFLICT || userinfo.ErrorField(err) != "phone" {
+				t.Fatalf("%s: err = %v, want ECONFLICT on phone", look, err)
+			}
+		}
+	})
+	t.Run("ErrValueTheRulesRefuse", func(t *testing.T) {
+		err := s.UpsertUser(ctx, userinfo.User{ID: newID("u-"), DomainID: domain, Email: "zero\u200bwidth@example.com", Enabled: true})
+		if userinfo.ErrorCode(err) != userinfo.EINVALID || userinfo.ErrorField(err) != "email" {
+			t.Fatalf("err = %v, want EINVALID on email", err)
 		}
 	})
 	t.Run("DeleteReleasesGuards", func(t *testing.T) {
@@ -172,7 +222,7 @@ func TestAuditRecordsByTime(t *testing.T) {
 	for i, at := range times {
 		c := change(u)
 		c.At = at
-		c.Email = ptr(fmt.Sprintf("a%d@example.com", i+1))
+		c.Email = email(fmt.Sprintf("a%d@example.com", i+1))
 		if err := s.ApplyChange(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -233,7 +283,7 @@ func TestApplyChangeConcurrentSameEmail(t *testing.T) {
 			u := users[i]
 			for attempt := 0; attempt < 10; attempt++ {
 				c := change(u)
-				c.Email = ptr("Wanted@example.com")
+				c.Email = email("Wanted@example.com")
 				errs[i] = s.ApplyChange(ctx, c)
 				var stale *userinfo.StaleError
 				if !errors.As(errs[i], &stale) {
@@ -266,8 +316,9 @@ func TestApplyChangeConcurrentSameEmail(t *testing.T) {
 }
 
 // assertGuardsMatchUsers checks the uniqueness invariant of an account:
-// every value of the given users has a guard owned by that user, and every
-// guard of the account belongs to a value a user holds.
+// every value of the given users has a guard owned by that user under the
+// key the user holds it by, and every guard of the account belongs to a
+// value a user holds.
 func assertGuardsMatchUsers(t *testing.T, s *dynamo.Store, domain string, ids ...string) {
 	t.Helper()
 	ctx := context.Background()
@@ -278,10 +329,10 @@ func assertGuardsMatchUsers(t *testing.T, s *dynamo.Store, domain string, ids ..
 			t.Fatal(err)
 		}
 		if u.Email != "" {
-			want[dynamo.Guard{Kind: dynamo.GuardEmail, Value: userinfo.EmailKey(u.Email), UserID: id, DomainID: domain}] = true
+			want[dynamo.Guard{Kind: dynamo.GuardEmail, Value: u.EmailKey.Value, Version: u.EmailKey.Version, UserID: id, DomainID: domain}] = true
 		}
 		if u.Phone != "" {
-			want[dynamo.Guard{Kind: dynamo.GuardPhone, Value: userinfo.PhoneKey(u.AreaCode, u.Phone), UserID: id, DomainID: domain}] = true
+			want[dynamo.Guard{Kind: dynamo.GuardPhone, Value: u.PhoneKey.Value, Version: u.PhoneKey.Version, UserID: id, DomainID: domain}] = true
 		}
 	}
 	guards, err := s.Guards(ctx, domain)
@@ -345,10 +396,10 @@ func TestOperations(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Taken, applied, then stale: every branch of ApplyChange.
-		for _, email := range []string{"taken@example.com", "new@example.com", "stale@example.com"} {
+		for _, addr := range []string{"taken@example.com", "new@example.com", "stale@example.com"} {
 			c := change(u)
-			c.Email = ptr(email)
-			c.AreaCode, c.Phone = ptr("+86"), ptr("13200000001")
+			c.Email = email(addr)
+			c.Mobile = mobile("+86", "13200000001")
 			_ = s.ApplyChange(ctx, c)
 		}
 		if got := seen(); !reflect.DeepEqual(got, dynamo.Operations()) {

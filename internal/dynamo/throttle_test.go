@@ -48,7 +48,7 @@ func TestFaultsAreUnavailable(t *testing.T) {
 	getUser := func(s *dynamo.Store) error { _, err := s.GetUser(context.Background(), u.ID); return err }
 	applyChange := func(s *dynamo.Store) error {
 		c := change(u)
-		c.Email = ptr("other@example.com")
+		c.Email = email("other@example.com")
 		return s.ApplyChange(context.Background(), c)
 	}
 	const get, transact = "GetItem", "TransactWriteItems"
@@ -60,12 +60,12 @@ func TestFaultsAreUnavailable(t *testing.T) {
 		opts         []func(*config.LoadOptions) error
 		wantAttempts int
 	}{
-		{"ProvisionedThroughputExceeded", faultproxy.ProvisionedThroughputExceeded, get, nil, dynamo.DefaultMaxAttempts},
-		{"ThrottlingException", faultproxy.Throttling, get, nil, dynamo.DefaultMaxAttempts},
-		{"RequestLimitExceeded", faultproxy.RequestLimitExceeded, transact, nil, dynamo.DefaultMaxAttempts},
-		{"HTTP500", faultproxy.InternalServerError, transact, nil, dynamo.DefaultMaxAttempts},
-		{"HTTP503NoBody", faultproxy.Error(503, ""), get, nil, dynamo.DefaultMaxAttempts},
-		{"ConnectionReset", faultproxy.ConnectionReset, get, nil, dynamo.DefaultMaxAttempts},
+		{"ProvisionedThroughputExceeded", faultproxy.ProvisionedThroughputExceeded, get, nil, dynamo.MaxAttemptsPerCall},
+		{"ThrottlingException", faultproxy.Throttling, get, nil, dynamo.MaxAttemptsPerCall},
+		{"RequestLimitExceeded", faultproxy.RequestLimitExceeded, transact, nil, dynamo.MaxAttemptsPerCall},
+		{"HTTP500", faultproxy.InternalServerError, transact, nil, dynamo.MaxAttemptsPerCall},
+		{"HTTP503NoBody", faultproxy.Error(503, ""), get, nil, dynamo.MaxAttemptsPerCall},
+		{"ConnectionReset", faultproxy.ConnectionReset, get, nil, dynamo.MaxAttemptsPerCall},
 		// Not retried by the SDK: a cancelled transaction is an answer.
 		{"TransactionThrottled", faultproxy.TransactionCanceled(faultproxy.ReasonThrottling), transact, nil, 1},
 		{"AttemptsCutByOption", faultproxy.Throttling, get, []func(*config.LoadOptions) error{dynamo.WithMaxAttempts(1)}, 1},
@@ -123,7 +123,7 @@ func TestTransactionConflictIsStale(t *testing.T) {
 	u := seedUser(t, seed, newID("d-"), "conflict@example.com", "", "")
 	p := newProxy(t, faultproxy.Rule{Op: "TransactWriteItems", Fault: faultproxy.TransactionCanceled(faultproxy.ReasonTransactionConflict)})
 	c := change(u)
-	c.Email = ptr("other@example.com")
+	c.Email = email("other@example.com")
 	err := clientAt(t, p.URL()).ApplyChange(context.Background(), c)
 	var stale *userinfo.StaleError
 	if !errors.As(err, &stale) || stale.Current != nil {
@@ -185,7 +185,7 @@ func TestLostResponseIsIdempotent(t *testing.T) {
 			u := seedUser(t, seed, domain, "lost@example.com", "", "")
 			s := clientAt(t, p.URL())
 			c := change(u)
-			c.Email = ptr("found@example.com")
+			c.Email = email("found@example.com")
 			if err := s.ApplyChange(context.Background(), c); err != nil {
 				t.Fatalf("ApplyChange after a lost response: %v", err)
 			}

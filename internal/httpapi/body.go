@@ -16,12 +16,14 @@ type putUserInfoRequest struct {
 	User *userMembers `json:"user"`
 }
 
-// userMembers is the "user" object. Only these three members exist;
-// decoding rejects any other, and any value but a string.
+// userMembers is the "user" object. Only these four members exist (mobile
+// is the form Huawei's SDKs send; userinfo.Update lists the forms); decoding
+// rejects any other, and any value but a string.
 type userMembers struct {
 	Email    jsonString `json:"email"`
 	AreaCode jsonString `json:"areacode"`
 	Phone    jsonString `json:"phone"`
+	Mobile   jsonString `json:"mobile"`
 }
 
 // decodeUpdate reads, checks and decodes the request body into an Update.
@@ -40,11 +42,12 @@ func decodeUpdate(w http.ResponseWriter, r *http.Request) (userinfo.Update, erro
 	if req.User == nil {
 		return userinfo.Update{}, userinfo.FieldError("user", "user is required and must be an object")
 	}
-	values := new([3]string)
+	values := new([4]string)
 	return userinfo.Update{
 		Email:    req.User.Email.ptr(&values[0]),
 		AreaCode: req.User.AreaCode.ptr(&values[1]),
 		Phone:    req.User.Phone.ptr(&values[2]),
+		Mobile:   req.User.Mobile.ptr(&values[3]),
 	}, nil
 }
 

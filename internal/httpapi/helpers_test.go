@@ -109,6 +109,9 @@ func newMemStore() *memStore {
 		}
 		u.Enabled = u.ID != carolID
 		u.Version, u.CreatedAt, u.UpdatedAt = 1, at, at
+		if err := u.SetKeys(); err != nil {
+			panic(err)
+		}
 		s.users[u.ID] = u
 	}
 	s.accounts[otherDomID] = userinfo.Account{DomainID: otherDomID}
@@ -148,25 +151,25 @@ func (s *memStore) ApplyChange(ctx context.Context, c userinfo.Change) error {
 		return &userinfo.StaleError{Current: &cur}
 	}
 	acct := s.accounts[cur.DomainID]
-	if c.Email != nil && !acct.ManageEmail || c.Phone != nil && !acct.ManageMobile {
+	if c.Email != nil && !acct.ManageEmail || c.Mobile != nil && !acct.ManageMobile {
 		return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their contact details.")
 	}
 	for id, other := range s.users {
 		if id == cur.ID || other.DomainID != cur.DomainID {
 			continue
 		}
-		if c.Email != nil && userinfo.EmailKey(other.Email) == userinfo.EmailKey(*c.Email) {
+		if c.Email != nil && other.EmailKey == userinfo.CurrentKey(c.Email.Key) {
 			return userinfo.Errorf(userinfo.ECONFLICT, "The email address is already in use.")
 		}
-		if c.Phone != nil && other.Phone != "" && userinfo.PhoneKey(other.AreaCode, other.Phone) == userinfo.PhoneKey(*c.AreaCode, *c.Phone) {
+		if c.Mobile != nil && other.PhoneKey == userinfo.CurrentKey(c.Mobile.Key) {
 			return userinfo.Errorf(userinfo.ECONFLICT, "The mobile number is already in use.")
 		}
 	}
 	if c.Email != nil {
-		cur.Email, cur.EmailVerified = *c.Email, false
+		cur.Email, cur.EmailKey, cur.EmailVerified = c.Email.Address, userinfo.CurrentKey(c.Email.Key), false
 	}
-	if c.Phone != nil {
-		cur.AreaCode, cur.Phone, cur.PhoneVerified = *c.AreaCode, *c.Phone, false
+	if c.Mobile != nil {
+		cur.AreaCode, cur.Phone, cur.PhoneKey, cur.PhoneVerified = c.Mobile.AreaCode, c.Mobile.Number, userinfo.CurrentKey(c.Mobile.Key), false
 	}
 	cur.Version++
 	cur.UpdatedAt = c.At

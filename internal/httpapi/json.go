@@ -114,7 +114,7 @@ func (s *jsonString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 }
 
 // ptr returns the value, copied to *to, or nil when the member was absent.
-// The caller provides to so the three members share one allocation.
+// The caller provides to so the members share one allocation.
 func (s *jsonString) ptr(to *string) *string {
 	if !s.set {
 		return nil

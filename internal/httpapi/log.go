@@ -3,14 +3,13 @@ package httpapi
 import (
 	"context"
 	"log/slog"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// maxLoggedUserID bounds the path's user id in the log. It is
+// maxLoggedUserID bounds the path's user id in the log, in bytes. It is
 // caller-chosen text; a real id is 32 hex characters.
 const maxLoggedUserID = 64
 
@@ -22,10 +21,7 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	userID := ex.userID
-	if len(userID) > maxLoggedUserID {
-		userID = userID[:maxLoggedUserID] + "…"
-	}
+	userID := userinfo.Truncate(ex.userID, maxLoggedUserID)
 	// On the stack: slog copies the attributes into its Record.
 	var buf [9]slog.Attr
 	attrs := append(buf[:0],
@@ -43,7 +39,7 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 		// For every error, not only 5xx: the cause of a 401 (which check
 		// the token failed) is what an operator needs, and it is safe to
 		// log once redacted.
-		attrs = append(attrs, slog.String("error", redact(ex.err.Error())))
+		attrs = append(attrs, slog.String("error", userinfo.Redact(ex.err.Error())))
 	}
 	if ex.stack != nil {
 		// Not redacted: a Go stack trace holds function names, files and
@@ -51,23 +47,6 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 		attrs = append(attrs, slog.String("stack", string(ex.stack)))
 	}
 	logger.LogAttrs(ctx, level, "request", attrs...)
-}
-
-var (
-	// emailShaped matches anything that looks like an email address; it is
-	// broad on purpose, since over-masking a log line costs nothing.
-	emailShaped = regexp.MustCompile(`[^\s@"'<>()\[\]{},;:]+@[^\s@"'<>()\[\]{},;:]+`)
-	// digitRun matches 6 or more digits in a row: a mobile number, or
-	// part of one.
-	digitRun = regexp.MustCompile(`[0-9]{6,}`)
-)
-
-// redact masks in s everything shaped like an email address or a mobile
-// number, with the masks the audit trail uses. Our own errors never hold
-// such values, but a dependency's error text might quote one.
-func redact(s string) string {
-	s = emailShaped.ReplaceAllStringFunc(s, userinfo.MaskEmail)
-	return digitRun.ReplaceAllStringFunc(s, userinfo.MaskPhone)
 }
 
 // withoutSecret returns an error whose text is err's with every copy of

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/iam-userinfo/userinfo/internal/httpapi"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -200,6 +202,26 @@ func TestLog(t *testing.T) {
 	// which value it was.
 	if !strings.Contains(out, userinfo.MaskEmail(aliceEmail)) || !strings.Contains(out, userinfo.MaskPhone(alicePhone)) {
 		t.Errorf("log lacks the masked email or phone of the store's error: %s", out)
+	}
+}
+
+// TestLoggedUserIDCutOnACharacter: a long id from the path is cut in the
+// log on a character boundary (valid UTF-8, no replacement character),
+// marked as cut.
+func TestLoggedUserIDCutOnACharacter(t *testing.T) {
+	f := newFixture(t, httpapi.Config{})
+	id := strings.Repeat("a", 63) + "é" + strings.Repeat("b", 40) // "é" spans bytes 63 and 64
+	f.do(t, request{path: "/v3.0/OS-USER/users/" + url.PathEscape(id) + "/info", body: validEmailBody})
+	lines := logLines(t, f.logs)
+	if len(lines) != 1 {
+		t.Fatalf("%d log lines", len(lines))
+	}
+	got, _ := lines[0]["user_id"].(string)
+	if want := strings.Repeat("a", 63) + "…"; got != want {
+		t.Errorf("user_id %q, want %q", got, want)
+	}
+	if !utf8.ValidString(got) || strings.ContainsRune(got, utf8.RuneError) || strings.Contains(f.logs.String(), `\ufffd`) {
+		t.Errorf("user_id %q is not cut on a character", got)
 	}
 }
 

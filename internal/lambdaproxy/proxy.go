@@ -27,6 +27,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 	jsonv1 "github.com/go-json-experiment/json/v1"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // Proxy serves Lambda invocations with an http.Handler. It implements
@@ -267,20 +269,24 @@ func slash(path string) string {
 }
 
 // normaliseV1 works around the adapter reading only multiValueHeaders when
-// the event has them: API Gateway always sends both maps with the same
-// content, but a hand-made or edited test event may carry a header,
-// X-Auth-Token say, only in headers, and the adapter would drop it without
-// a word. Values in the multi-value map win for a name present in both.
-// Query parameters get the same treatment.
+// the event has them (even an empty map): API Gateway always sends both
+// maps with the same content, but a hand-made or edited test event may
+// carry a header, X-Auth-Token say, only in headers, or an empty
+// multiValueHeaders, and the adapter would drop it without a word. Values
+// in the multi-value map win for a name present in both. Query parameters
+// get the same treatment.
 func normaliseV1(ev *events.APIGatewayProxyRequest) {
 	ev.MultiValueHeaders = merge(ev.MultiValueHeaders, ev.Headers, textproto.CanonicalMIMEHeaderKey)
 	ev.MultiValueQueryStringParameters = merge(ev.MultiValueQueryStringParameters, ev.QueryStringParameters, func(s string) string { return s })
 }
 
 // merge adds to multi each entry of single whose key, after canon, multi
-// lacks. A nil multi stays nil: the adapter then reads single itself.
+// lacks. An empty multi becomes nil: the adapter then reads single itself.
 func merge(multi map[string][]string, single map[string]string, canon func(string) string) map[string][]string {
-	if len(multi) == 0 || within(single, multi) {
+	if len(multi) == 0 {
+		return nil
+	}
+	if within(single, multi) {
 		return multi
 	}
 	have := make(map[string]bool, len(multi))
@@ -376,7 +382,9 @@ func (p *Proxy) failResponse(ctx context.Context, requestID string, status int, 
 		slog.String("request_id", requestID),
 		slog.Int("status", status),
 		slog.String("error_code", body.ErrorCode),
-		slog.String("error", err.Error()),
+		// Redacted as the handler's log line is: an event's JSON error may
+		// quote a number from it, a panic value anything.
+		slog.String("error", userinfo.Redact(err.Error())),
 	)
 	return failure{
 		StatusCode: status,

@@ -3,6 +3,7 @@ package lambdaproxy_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -76,6 +77,14 @@ func TestTokenOnlyInHeaders(t *testing.T) {
 	if r.StatusCode != http.StatusNoContent {
 		t.Fatalf("status %d body %q, want 204: the token in headers was lost", r.StatusCode, r.Body)
 	}
+	// An empty multi-value map (a hand-made event) hides nothing either.
+	r = f.invoke(t, lambdaContext(t), restEvent(t, func(ev map[string]any) {
+		ev["multiValueHeaders"] = map[string]any{}
+		ev["headers"] = map[string]any{"Content-Type": jsonType, "X-Auth-Token": aliceToken}
+	}))
+	if r.StatusCode != http.StatusNoContent {
+		t.Fatalf("status %d body %q, want 204: multiValueHeaders {} hid the headers", r.StatusCode, r.Body)
+	}
 	// The multi-value map wins for a header in both.
 	r = f.invoke(t, lambdaContext(t), restEvent(t, func(ev map[string]any) {
 		ev["headers"] = map[string]any{"Content-Type": jsonType, "X-Auth-Token": "forged"}
@@ -102,7 +111,7 @@ func TestBase64Bodies(t *testing.T) {
 			if r.StatusCode != http.StatusNoContent {
 				t.Fatalf("status %d body %q, want 204", r.StatusCode, r.Body)
 			}
-			if c := f.store.recorded(); len(c) != 1 || c[0].Email == nil || *c[0].Email != "alice.new@example.org" {
+			if c := f.store.recorded(); len(c) != 1 || c[0].Email == nil || c[0].Email.Address != "alice.new@example.org" {
 				t.Errorf("changes %+v, want the email from the decoded body", c)
 			}
 		})
@@ -235,6 +244,38 @@ func TestFailuresMatchTheHandler(t *testing.T) {
 	if byHandler.StatusCode != http.StatusInternalServerError || byProxy.StatusCode != http.StatusInternalServerError ||
 		byHandler.errorBody(t).ErrorCode != byProxy.errorBody(t).ErrorCode {
 		t.Errorf("internal error: handler %d %q, proxy %d %q", byHandler.StatusCode, byHandler.Body, byProxy.StatusCode, byProxy.Body)
+	}
+}
+
+// TestOwnLogLinesRedacted: the lines the proxy writes itself (events that
+// never reach the handler, panics outside it) go through the handler's
+// redaction: no email, number or token in clear.
+func TestOwnLogLinesRedacted(t *testing.T) {
+	const email, phone = "carol.secret@example.com", "13800000055"
+	const aliceJWT = "eyJhbGciOiJFUzI1NiIsImtpZCI6ImRldiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVz"
+	var log strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&log, nil))
+	panicking := lambdaproxy.New(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		panic("lost " + email + " and +86" + phone + " with token " + aliceJWT)
+	}), logger)
+	if r := (&fixture{proxy: panicking}).invoke(t, lambdaContext(t), restEvent(t, nil)); r.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500", r.StatusCode)
+	}
+	// encoding/json quotes a number of the wrong type in its error.
+	f := &fixture{proxy: lambdaproxy.New(http.NotFoundHandler(), logger)}
+	if r := f.invoke(t, lambdaContext(t), []byte(`{"httpMethod":`+phone+`,"path":"/"}`)); r.StatusCode != http.StatusBadRequest {
+		t.Fatalf("status %d, want 400", r.StatusCode)
+	}
+	out := log.String()
+	for _, secret := range []string{email, phone, aliceJWT, aliceJWT[:20]} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the proxy's log holds %q in clear:\n%s", secret, out)
+		}
+	}
+	for _, mask := range []string{"c***@e***.com", "***0055", "[token]"} {
+		if !strings.Contains(out, mask) {
+			t.Errorf("the proxy's log lacks %q:\n%s", mask, out)
+		}
 	}
 }
 

@@ -75,7 +75,9 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 		}
 		level := slog.LevelInfo
 		if err != nil {
-			level, attrs = slog.LevelError, append(attrs, slog.String("error", err.Error()))
+			// A provider's error text may quote the address (SES names
+			// identities it refused).
+			level, attrs = slog.LevelError, append(attrs, slog.String("error", userinfo.Redact(err.Error())))
 		}
 		n.logger.LogAttrs(ctx, level, "outbox", attrs...)
 	}()
@@ -114,8 +116,7 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	}
 	if err != nil {
 		outcome = "failed"
-		// The senders' errors name the service, the operation and its
-		// request id; never the address or the text.
+		// Never the text, which may hold the code.
 		return fmt.Errorf("notify: send %s: %w", m.Channel(), err)
 	}
 	if err := n.store.MarkDelivered(ctx, id, n.now()); err != nil {

@@ -82,7 +82,8 @@ func (r *recorder) record(s sent) error {
 	defer r.mu.Unlock()
 	if r.fail > 0 {
 		r.fail--
-		return errors.New("provider: throttled (request id r-1)")
+		// As SES words a refusal: the address in the text.
+		return errors.New("provider: MessageRejected: identities failed the check: " + s.to)
 	}
 	r.sent = append(r.sent, s)
 	return nil

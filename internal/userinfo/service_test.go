@@ -107,7 +107,7 @@ func TestUpdateContact(t *testing.T) {
 			t.Fatalf("applied %d changes, want 1", len(st.applied))
 		}
 		c := st.applied[0]
-		if *c.Email != newEmail || c.Phone != nil || c.AreaCode != nil || c.User.Version != 3 || c.Meta != meta || !c.At.Equal(t0) || c.Actor != principal() {
+		if c.Email.Address != newEmail || c.Email.Key != newEmail || c.Mobile != nil || c.User.Version != 3 || c.Meta != meta || !c.At.Equal(t0) || c.Actor != principal() {
 			t.Errorf("change = %+v", c)
 		}
 	})
@@ -121,12 +121,57 @@ func TestUpdateContact(t *testing.T) {
 			t.Errorf("applied %d changes, want 0", len(st.applied))
 		}
 	})
+	t.Run("SameKeysInOtherSpellingsWriteNothing", func(t *testing.T) {
+		// The stored user holds keys of the current rules; so does one
+		// whose keys are of version 1 (a table not yet re-keyed), whose
+		// keys are then recomputed from the stored values.
+		current := alice()
+		if err := current.SetKeys(); err != nil {
+			t.Fatal(err)
+		}
+		legacy := alice()
+		legacy.EmailKey, legacy.PhoneKey = userinfo.V1EmailKey(legacy.Email), userinfo.V1MobileKey(legacy.AreaCode, legacy.Phone)
+		for _, upd := range []userinfo.Update{
+			{Email: ptr("ALICE@Example.COM")},
+			{Email: ptr("ａｌｉｃｅ@example.com")},
+			{Mobile: ptr("+86-18292010816")},
+			{Mobile: ptr("18292010816"), AreaCode: ptr("86")},
+			{Phone: ptr("18292010816"), AreaCode: ptr("0086"), Email: ptr("Alice@EXAMPLE.com")},
+		} {
+			for _, u := range []*userinfo.User{current, legacy} {
+				st := &scriptedStore{}
+				if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), u, upd, userinfo.RequestMeta{}); err != nil {
+					t.Fatal(err)
+				}
+				if len(st.applied) != 0 {
+					t.Errorf("%+v on a user with keys %v/%v: applied %+v, want nothing", upd, u.EmailKey, u.PhoneKey, st.applied[0])
+				}
+			}
+		}
+	})
+	t.Run("AllThreeMobileFormsMakeOneChange", func(t *testing.T) {
+		var got []userinfo.Mobile
+		for _, upd := range []userinfo.Update{
+			{Phone: &otherPhone, AreaCode: &sameArea},
+			{Mobile: ptr("0086-" + otherPhone)},
+			{Mobile: &otherPhone, AreaCode: ptr("+86")},
+		} {
+			st := &scriptedStore{}
+			if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), upd, userinfo.RequestMeta{}); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, *st.applied[0].Mobile)
+		}
+		if got[0] != got[1] || got[1] != got[2] {
+			t.Errorf("the three forms gave %+v", got)
+		}
+	})
 	t.Run("PhoneChangeCarriesCanonicalAreaCode", func(t *testing.T) {
 		st := &scriptedStore{}
 		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone, AreaCode: &sameArea}, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
-		if c := st.applied[0]; *c.AreaCode != "+86" || *c.Phone != otherPhone || c.Email != nil {
+		if c := st.applied[0]; c.Mobile.AreaCode != "+86" || c.Mobile.Number != otherPhone || c.Mobile.Key != "+86"+otherPhone || c.Email != nil {
 			t.Errorf("change = %+v", c)
 		}
 	})
@@ -177,11 +222,43 @@ func TestUpdateContact(t *testing.T) {
 			t.Errorf("err = %v after %d writes, want EFORBIDDEN after 1", err, len(st.applied))
 		}
 	})
+	t.Run("LostRacesBackOffWithJitter", func(t *testing.T) {
+		var waits []time.Duration
+		for range 20 {
+			st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}}}
+			svc := userinfo.NewService(st, nil)
+			userinfo.SetSleep(svc, func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil })
+			_ = svc.UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		}
+		// One wait between two writes: MaxWriteAttempts-1 per request.
+		if len(waits) != 20*(userinfo.MaxWriteAttempts-1) {
+			t.Fatalf("%d waits for 20 requests", len(waits))
+		}
+		distinct := map[time.Duration]bool{}
+		for i, d := range waits {
+			distinct[d] = true
+			if limit := userinfo.RaceBackoff << (i % (userinfo.MaxWriteAttempts - 1)); d < 0 || d >= limit {
+				t.Errorf("wait %d = %v, want in [0, %v)", i, d, limit)
+			}
+		}
+		if len(distinct) < len(waits)/2 {
+			t.Errorf("waits %v: not random", waits)
+		}
+	})
+	t.Run("ErrOutOfTimeWhileBackingOff", func(t *testing.T) {
+		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}}}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		err := userinfo.NewService(st, nil).UpdateContact(ctx, principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		if userinfo.ErrorCode(err) != userinfo.EUNAVAILABLE || len(st.applied) != 1 {
+			t.Errorf("err = %v after %d writes, want EUNAVAILABLE after 1", err, len(st.applied))
+		}
+	})
 	t.Run("ErrRaceLostTooOften", func(t *testing.T) {
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, nil}}
 		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
-		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || len(st.applied) != userinfo.DefaultMaxAttempts {
-			t.Errorf("err = %v after %d writes, want ECONFLICT after %d", err, len(st.applied), userinfo.DefaultMaxAttempts)
+		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || len(st.applied) != userinfo.MaxWriteAttempts {
+			t.Errorf("err = %v after %d writes, want ECONFLICT after %d", err, len(st.applied), userinfo.MaxWriteAttempts)
 		}
 	})
 	t.Run("ErrUnvalidatedUpdate", func(t *testing.T) {

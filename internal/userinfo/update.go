@@ -1,84 +1,88 @@
 package userinfo
 
-import (
-	"net/mail"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
-
-// Limits from the API reference.
-const (
-	MaxEmailLength = 255 // characters
-	MaxPhoneDigits = 32
-)
+import "strings"
 
 // Update is the body of a modify-user-info request: the "user" object. A nil
 // field was not in the request.
+//
+// A mobile number comes in one of three published forms, all accepted and
+// all stored alike:
+//   - phone + areacode: the API reference;
+//   - mobile "<areacode>-<digits>": Huawei's current page, its SDKs and its
+//     Terraform provider ("0086-12345678910");
+//   - mobile + areacode: another region's page.
 type Update struct {
 	Email    *string
 	AreaCode *string
 	Phone    *string
+	Mobile   *string
+
+	// Set by a successful Validate: the values in canonical form.
+	email  *Email
+	mobile *Mobile
 }
 
 // Validate checks u against the API reference and returns an EINVALID *Error
-// naming the first field at fault, or nil.
+// naming the first field at fault, or nil. On success it keeps the values in
+// canonical form (ParseEmail, ParseMobile) for the change it leads to, so
+// canonicalisation runs once per request.
 func (u *Update) Validate() error {
-	if u.Email == nil && u.Phone == nil && u.AreaCode == nil {
-		return FieldError("user", "user must contain email, or phone with areacode")
+	u.email, u.mobile = nil, nil
+	if u.Email == nil && u.Phone == nil && u.AreaCode == nil && u.Mobile == nil {
+		return FieldError("user", "user must contain email, or a mobile number (phone with areacode, or mobile)")
 	}
+	var email *Email
 	if u.Email != nil {
-		if err := validateEmail(*u.Email); err != nil {
+		e, err := ParseEmail(*u.Email)
+		if err != nil {
 			return err
 		}
+		email = &e
 	}
-	// The reference: "To change the mobile number, you must specify the
-	// country code", and the country code alone changes nothing.
+	mobile, err := u.parseMobile()
+	if err != nil {
+		return err
+	}
+	u.email, u.mobile = email, mobile
+	return nil
+}
+
+// parseMobile returns the mobile number in whichever form u carries it, nil
+// when it carries none, or the EINVALID error of a form that is incomplete,
+// ambiguous or invalid.
+func (u *Update) parseMobile() (*Mobile, error) {
+	var m Mobile
+	var err error
 	switch {
-	case u.Phone != nil && u.AreaCode == nil:
-		return FieldError("areacode", "areacode is required when phone is given")
-	case u.Phone == nil && u.AreaCode != nil:
-		return FieldError("phone", "phone is required when areacode is given")
+	case u.Phone != nil && u.Mobile != nil:
+		return nil, FieldError("mobile", "phone and mobile are two forms of the mobile number: send only one of them")
 	case u.Phone != nil:
-		if !isPhone(*u.Phone) {
-			return FieldError("phone", "phone must be 1 to %d digits", MaxPhoneDigits)
+		// The reference: "To change the mobile number, you must specify
+		// the country code".
+		if u.AreaCode == nil {
+			return nil, FieldError("areacode", "areacode is required when phone is given")
 		}
-		if _, ok := CanonicalAreaCode(*u.AreaCode); !ok {
-			return FieldError("areacode", "areacode must be a country calling code, such as 0086, +86 or 86")
+		m, err = parseMobile(*u.AreaCode, *u.Phone, "areacode", "phone")
+	case u.Mobile != nil:
+		code, number, joined := strings.Cut(*u.Mobile, "-")
+		switch {
+		case joined && u.AreaCode != nil:
+			return nil, FieldError("mobile", "mobile carries its country code (<areacode>-<number>) and areacode gives one too: send only one of them")
+		case joined:
+			m, err = parseMobile(code, number, "mobile", "mobile")
+		case u.AreaCode == nil:
+			return nil, FieldError("mobile", "mobile must be <areacode>-<number>, such as 0086-12345678910, or come with areacode")
+		default:
+			m, err = parseMobile(*u.AreaCode, *u.Mobile, "areacode", "mobile")
 		}
+	case u.AreaCode != nil:
+		// The country code alone changes nothing.
+		return nil, FieldError("phone", "phone (or mobile) is required when areacode is given")
+	default:
+		return nil, nil
 	}
-	return nil
-}
-
-func validateEmail(s string) error {
-	if s == "" {
-		return FieldError("email", "email must not be empty")
+	if err != nil {
+		return nil, err
 	}
-	if utf8.RuneCountInString(s) > MaxEmailLength {
-		return FieldError("email", "email must be at most %d characters", MaxEmailLength)
-	}
-	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return FieldError("email", "email must not contain spaces or control characters")
-		}
-	}
-	// net/mail accepts display names, angle brackets and comments; a plain
-	// addr-spec is one it parses back to exactly itself, with no name.
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Name != "" || a.Address != s || strings.Count(s, "@") != 1 {
-		return FieldError("email", "email must be a plain address such as name@example.com")
-	}
-	return nil
-}
-
-func isPhone(s string) bool {
-	if len(s) == 0 || len(s) > MaxPhoneDigits {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return &m, nil
 }

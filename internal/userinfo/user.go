@@ -18,6 +18,12 @@ type User struct {
 	Phone         string
 	PhoneVerified bool
 
+	// EmailKey and PhoneKey are the uniqueness keys the stored user holds
+	// for its email and mobile number: zero for a value it has not, and
+	// possibly of an older KeyVersion until the table is re-keyed.
+	EmailKey Key
+	PhoneKey Key
+
 	Enabled bool
 	// Version increases by one with every change; writes are conditional on it.
 	Version int64
@@ -55,9 +61,8 @@ type Change struct {
 	// User is the user as read; the write is conditional on User.Version.
 	User *User
 
-	Email    *string
-	AreaCode *string
-	Phone    *string
+	Email  *Email
+	Mobile *Mobile
 
 	Actor Principal
 	Meta  RequestMeta
@@ -66,31 +71,70 @@ type Change struct {
 
 // Empty reports whether the change would modify nothing.
 func (c Change) Empty() bool {
-	return c.Email == nil && c.Phone == nil && c.AreaCode == nil
+	return c.Email == nil && c.Mobile == nil
 }
 
-// Fields returns the names of the fields the change modifies, in a fixed order.
+// Fields returns the names of the fields the change modifies, in a fixed
+// order: a mobile number changes areacode and phone together.
 func (c Change) Fields() []string {
 	var f []string
 	if c.Email != nil {
 		f = append(f, "email")
 	}
-	if c.AreaCode != nil {
-		f = append(f, "areacode")
-	}
-	if c.Phone != nil {
-		f = append(f, "phone")
+	if c.Mobile != nil {
+		f = append(f, "areacode", "phone")
 	}
 	return f
 }
 
-// EmailKey returns the form of an email address under which it is unique in
-// an account: addresses are compared case-insensitively.
-func EmailKey(email string) string { return strings.ToLower(email) }
+// KeyVersion is the version of the rules that make uniqueness keys
+// (Email.Key, Mobile.Key). Version 1 was the lower-cased email and the
+// country code followed by the digits as sent; V1EmailKey and V1MobileKey
+// still name those keys, so that tables written before can be re-keyed
+// (infra/cmd/rekey) and their guards released.
+const KeyVersion = 2
 
-// PhoneKey returns the form of a mobile number under which it is unique in
-// an account: the canonical country calling code followed by the number.
-func PhoneKey(areaCode, phone string) string { return areaCode + phone }
+// Key is a uniqueness key together with the version of the rules that made
+// it. The zero Key is no key (no value).
+type Key struct {
+	Version int
+	Value   string
+}
+
+// IsZero reports whether k is no key.
+func (k Key) IsZero() bool { return k == Key{} }
+
+// CurrentKey returns value as a key of the current rules.
+func CurrentKey(value string) Key { return Key{Version: KeyVersion, Value: value} }
+
+// V1EmailKey returns the version 1 key of email: the address lower-cased.
+func V1EmailKey(email string) Key { return Key{Version: 1, Value: strings.ToLower(email)} }
+
+// V1MobileKey returns the version 1 key of a mobile number: the stored
+// country code followed by the digits as sent.
+func V1MobileKey(areaCode, phone string) Key { return Key{Version: 1, Value: areaCode + phone} }
+
+// SetKeys sets u's EmailKey and PhoneKey to the current keys of its email
+// and mobile number (zero for a value it has not). It returns the EINVALID
+// *Error of a value the current rules refuse.
+func (u *User) SetKeys() error {
+	u.EmailKey, u.PhoneKey = Key{}, Key{}
+	if u.Email != "" {
+		e, err := ParseEmail(u.Email)
+		if err != nil {
+			return err
+		}
+		u.EmailKey = CurrentKey(e.Key)
+	}
+	if u.Phone != "" {
+		m, err := ParseMobile(u.AreaCode, u.Phone)
+		if err != nil {
+			return err
+		}
+		u.PhoneKey = CurrentKey(m.Key)
+	}
+	return nil
+}
 
 // Store keeps users. Implementations classify every failure as an *Error
 // (EUNAVAILABLE for throttling and unreachability) or return *StaleError.

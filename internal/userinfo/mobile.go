@@ -1,0 +1,246 @@
+package userinfo
+
+import (
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+//go:generate go run ./internal/plangen/cmd -o plans.go
+
+// MaxPhoneDigits is the reference's limit on a mobile number: "a maximum
+// of 32 digits", the country code not counted.
+const MaxPhoneDigits = 32
+
+// Mobile is a mobile number as the API accepts it.
+type Mobile struct {
+	// AreaCode is the country calling code in its stored form, "+86".
+	AreaCode string
+	// Number is the digits as the caller sent them (a trunk prefix
+	// included): stored and shown.
+	Number string
+	// Key is the number in E.164 ("+447911123456"): national trunk prefixes
+	// dropped as libphonenumber drops them. Two numbers with one key are
+	// one number; it is what uniqueness and "already so" compare.
+	Key string
+}
+
+// ParseMobile returns the mobile number areaCode + number. It returns an
+// EINVALID *Error naming "areacode" when areaCode is not a country calling
+// code, and naming "phone" when number is not 1 to MaxPhoneDigits ASCII
+// digits or cannot be a number of that country (libphonenumber's possible
+// number test).
+func ParseMobile(areaCode, number string) (Mobile, error) {
+	return parseMobile(areaCode, number, "areacode", "phone")
+}
+
+// parseMobile is ParseMobile with the names of the members the two parts
+// came from, so that an error names what the caller sent.
+func parseMobile(areaCode, number, areaField, numberField string) (Mobile, error) {
+	cc, ok := CanonicalAreaCode(areaCode)
+	if !ok {
+		if areaField == numberField {
+			return Mobile{}, FieldError(areaField, "%s must start with a country calling code, such as 0086-, +86- or 86-", areaField)
+		}
+		return Mobile{}, FieldError(areaField, "%s must be a country calling code, such as 0086, +86 or 86", areaField)
+	}
+	if !isDigits(number) {
+		return Mobile{}, FieldError(numberField, "%s must be 1 to %d digits after the country code", numberField, MaxPhoneDigits)
+	}
+	key, ok := mobileKey(planIndex(cc[1:]), number)
+	if !ok {
+		return Mobile{}, FieldError(numberField, "%s is not a possible number for country code %s", numberField, cc)
+	}
+	return Mobile{AreaCode: cc, Number: number, Key: key}, nil
+}
+
+func isDigits(s string) bool {
+	if len(s) == 0 || len(s) > MaxPhoneDigits {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// CanonicalAreaCode returns the canonical "+<code>" form of a country calling
+// code written as "0086", "+86" or "86", and false when s is not one that
+// libphonenumber knows.
+func CanonicalAreaCode(s string) (string, bool) {
+	digits := s
+	switch {
+	case strings.HasPrefix(s, "+"):
+		digits = s[1:]
+	case strings.HasPrefix(s, "00"):
+		digits = s[2:]
+	}
+	if len(digits) == 0 || len(digits) > 3 || digits[0] == '0' || !isDigits(digits) || planIndex(digits) < 0 {
+		return "", false
+	}
+	return "+" + digits, true
+}
+
+// plan is libphonenumber's metadata for one country calling code, as far as
+// mobileKey needs it; plans.go, generated, holds them all.
+type plan struct {
+	code             uint16
+	prefixForParsing string // national_prefix_for_parsing, a regexp; "" for none
+	prefixTransform  string // national_prefix_transform_rule; "" for none
+	generalPattern   string // the general national number pattern
+	lengths          uint32 // bit n: n digits is a possible length
+	localLengths     uint32 // bit n: n digits is possible for local dialling only
+}
+
+// planIndex returns the index in plans of the calling code written in
+// digits, or -1.
+func planIndex(digits string) int {
+	code, err := strconv.Atoi(digits)
+	if err != nil {
+		return -1
+	}
+	i := sort.Search(len(plans), func(i int) bool { return int(plans[i].code) >= code })
+	if i == len(plans) || int(plans[i].code) != code {
+		return -1
+	}
+	return i
+}
+
+// planRegexps holds each plan's two regular expressions, compiled when a
+// number first needs them: compiling all of them at start-up would cost
+// every cold start for the few a process uses.
+var planRegexps [len(plans)]struct {
+	once            sync.Once
+	prefix, general *regexp.Regexp
+}
+
+// regexps returns the regular expressions of plans[i].
+func regexps(i int) (prefix, general *regexp.Regexp) {
+	p, r := &plans[i], &planRegexps[i]
+	r.once.Do(func() {
+		if p.prefixForParsing != "" {
+			r.prefix = regexp.MustCompile("^(?:" + p.prefixForParsing + ")")
+		}
+		r.general = regexp.MustCompile("^(?:" + p.generalPattern + ")$")
+	})
+	return r.prefix, r.general
+}
+
+// libphonenumber's bounds on a national significant number.
+const (
+	minNSN = 2
+	maxNSN = 17
+)
+
+// lengthFit is libphonenumber's ValidationResult for a number's length.
+type lengthFit int
+
+const (
+	possible lengthFit = iota
+	possibleLocalOnly
+	tooShort
+	tooLong
+	invalidLength
+)
+
+// fit is libphonenumber's testNumberLength for n digits under p's general
+// description.
+func (p *plan) fit(n int) lengthFit {
+	has := func(m uint32) bool { return n < 32 && m&(1<<n) != 0 }
+	switch {
+	case p.lengths == 0:
+		return invalidLength
+	case has(p.localLengths):
+		return possibleLocalOnly
+	case has(p.lengths):
+		return possible
+	case n < lowestBit(p.lengths):
+		return tooShort
+	case n > highestBit(p.lengths):
+		return tooLong
+	}
+	return invalidLength
+}
+
+func lowestBit(m uint32) int {
+	for i := 0; i < 32; i++ {
+		if m&(1<<i) != 0 {
+			return i
+		}
+	}
+	return 32
+}
+
+func highestBit(m uint32) int {
+	for i := 31; i >= 0; i-- {
+		if m&(1<<i) != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// mobileKey returns the E.164 form of the number written "+<code><digits>",
+// where plans[i] is the code's plan,
+// and whether it is a possible number: libphonenumber's Parse, then
+// IsPossibleNumber, then Format(E164), for exactly this kind of input (a
+// known calling code and ASCII digits). A test holds it to the library over
+// a large sample; keep each step in the library's order.
+func mobileKey(i int, digits string) (string, bool) {
+	p := &plans[i]
+	national := digits
+	if len(national) < minNSN {
+		return "", false
+	}
+	// Parse: drop a national (trunk) prefix and carrier code, but only
+	// when what is left has a possible length.
+	if stripped := stripNationalPrefix(i, national); stripped != national {
+		switch p.fit(len(stripped)) {
+		case tooShort, possibleLocalOnly, invalidLength:
+		default:
+			national = stripped
+		}
+	}
+	if len(national) < minNSN || len(national) > maxNSN {
+		return "", false
+	}
+	// IsPossibleNumber.
+	if p.generalPattern != "" {
+		if f := p.fit(len(national)); f != possible && f != possibleLocalOnly {
+			return "", false
+		}
+	}
+	return "+" + strconv.Itoa(int(p.code)) + national, true
+}
+
+// stripNationalPrefix is libphonenumber's maybeStripNationalPrefixAndCarrierCode:
+// it returns number without its national prefix (or transformed by the
+// rule of plans[i]), or number itself when the prefix does not apply.
+func stripNationalPrefix(i int, number string) string {
+	prefix, general := regexps(i)
+	if prefix == nil {
+		return number
+	}
+	groups := prefix.FindStringSubmatchIndex(number)
+	if groups == nil {
+		return number
+	}
+	viable := general.MatchString(number)
+	last := len(groups)/2 - 1
+	if plans[i].prefixTransform == "" || groups[last*2] < 0 {
+		rest := number[groups[1]:]
+		if viable && !general.MatchString(rest) {
+			return number
+		}
+		return rest
+	}
+	transformed := prefix.ReplaceAllString(number, plans[i].prefixTransform)
+	if viable && !general.MatchString(transformed) {
+		return number
+	}
+	return transformed
+}
