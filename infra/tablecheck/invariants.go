@@ -119,6 +119,11 @@ func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
 	out := st.Clone()
 	u := out.Users[id]
 	oldKeys := held(u)
+	if c.Email != nil && u.Email != "" {
+		// The old address is told (userinfo.MsgEmailChanged).
+		out.Notices[id] = append(out.Notices[id], Notice{userinfo.MsgEmailChanged, u.Email, userinfo.MaskEmail(*c.Email), rec.RequestID})
+		out.Items++
+	}
 	if c.Email != nil {
 		e, err := userinfo.ParseEmail(*c.Email)
 		if err != nil {

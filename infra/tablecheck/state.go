@@ -25,14 +25,25 @@ import (
 )
 
 // State is the content of a table as far as the API is concerned. Values
-// in Users and Guards are in clear: never log them.
+// in Users, Guards and Notices are in clear: never log them.
 type State struct {
 	Users  map[string]userinfo.User        // by user id; users not found are absent
 	Guards []dynamo.Guard                  // of the accounts read, sorted by account, kind and value
 	Audits map[string][]dynamo.AuditRecord // by user id, oldest first
+	// Notices are the outbox messages of each user, as far as a change
+	// decides them (ids and times are the store's), oldest first.
+	Notices map[string][]Notice
 	// Items counts every item in the table, so that a stray write the
 	// typed readers cannot see (an item of another kind) still shows.
 	Items int
+}
+
+// Notice is what a change puts in the outbox: which message, to whom.
+type Notice struct {
+	Kind      userinfo.MessageKind
+	To        string // in clear
+	NewValue  string // masked
+	RequestID string
 }
 
 // farFuture bounds audit reads from above: every record ever written.
@@ -43,7 +54,7 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // (EUNAVAILABLE when DynamoDB throttles or is unreachable) or the SDK's.
 func Read(ctx context.Context, client *dynamodb.Client, table string, domains, userIDs []string) (*State, error) {
 	s := dynamo.New(client, table, dynamo.Options{})
-	st := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}}
+	st := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}, Notices: map[string][]Notice{}}
 	for _, id := range userIDs {
 		u, err := s.GetUser(ctx, id)
 		switch {
@@ -59,6 +70,13 @@ func Read(ctx context.Context, client *dynamodb.Client, table string, domains, u
 		}
 		if len(recs) > 0 {
 			st.Audits[id] = recs
+		}
+		ms, err := s.Messages(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			st.Notices[id] = append(st.Notices[id], Notice{m.Kind, m.To, m.NewValue, m.RequestID})
 		}
 	}
 	for _, d := range domains {
@@ -110,13 +128,16 @@ func sortGuards(gs []dynamo.Guard) {
 
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
-	c := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}, Items: st.Items}
+	c := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}, Notices: map[string][]Notice{}, Items: st.Items}
 	for id, u := range st.Users {
 		c.Users[id] = u
 	}
 	c.Guards = append([]dynamo.Guard(nil), st.Guards...)
 	for id, recs := range st.Audits {
 		c.Audits[id] = append([]dynamo.AuditRecord(nil), recs...)
+	}
+	for id, ns := range st.Notices {
+		c.Notices[id] = append([]Notice(nil), ns...)
 	}
 	return c
 }
@@ -127,7 +148,8 @@ func (st *State) Equal(other *State) bool {
 	return st.Items == other.Items &&
 		reflect.DeepEqual(st.Users, other.Users) &&
 		reflect.DeepEqual(normalise(st.Guards), normalise(other.Guards)) &&
-		reflect.DeepEqual(st.Audits, other.Audits)
+		reflect.DeepEqual(st.Audits, other.Audits) &&
+		reflect.DeepEqual(st.Notices, other.Notices)
 }
 
 func normalise(gs []dynamo.Guard) []dynamo.Guard {
@@ -166,6 +188,11 @@ func (st *State) Diff(other *State) string {
 	for _, id := range unionKeys(st.Audits, other.Audits) {
 		if !reflect.DeepEqual(st.Audits[id], other.Audits[id]) {
 			out = append(out, fmt.Sprintf("audit of user %s differs (%d records, then %d)", id, len(st.Audits[id]), len(other.Audits[id])))
+		}
+	}
+	for _, id := range unionKeys(st.Notices, other.Notices) {
+		if !reflect.DeepEqual(st.Notices[id], other.Notices[id]) {
+			out = append(out, fmt.Sprintf("messages of user %s differ (%d, then %d)", id, len(st.Notices[id]), len(other.Notices[id])))
 		}
 	}
 	if len(out) == 0 {

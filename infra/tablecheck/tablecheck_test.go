@@ -107,11 +107,11 @@ func TestApply(t *testing.T) {
 	tests := []struct {
 		name      string
 		contact   tablecheck.Contact
-		wantItems int // 8 before
+		wantItems int // 8 before: +1 audit record, +1 notice to the old email
 	}{
-		{"NewEmailMovesItsGuard", tablecheck.Contact{Email: s("new@example.com")}, 9},
-		{"SameKeyKeepsTheGuard", tablecheck.Contact{Email: s("A@EXAMPLE.com")}, 9},
-		{"BothMove", tablecheck.Contact{Email: s("new@example.com"), AreaCode: s("+44"), Phone: s("7911123456")}, 9},
+		{"NewEmailMovesItsGuard", tablecheck.Contact{Email: s("new@example.com")}, 10},
+		{"SameKeyKeepsTheGuard", tablecheck.Contact{Email: s("A@EXAMPLE.com")}, 10},
+		{"BothMove", tablecheck.Contact{Email: s("new@example.com"), AreaCode: s("+44"), Phone: s("7911123456")}, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -132,6 +132,9 @@ func TestApply(t *testing.T) {
 			}
 			if after.Items != tt.wantItems || len(after.Audits["u1"]) != 1 || len(after.Guards) != len(before.Guards) {
 				t.Errorf("%d items, %d audits, %d guards", after.Items, len(after.Audits["u1"]), len(after.Guards))
+			}
+			if ns := after.Notices["u1"]; len(ns) != 1 || ns[0].Kind != userinfo.MsgEmailChanged || ns[0].To != before.Users["u1"].Email || ns[0].RequestID != "r1" {
+				t.Errorf("notices %+v: want the old address told", ns)
 			}
 			if got := before.NewAudits(after)["u1"]; len(got) != 1 || got[0].RequestID != "r1" {
 				t.Errorf("NewAudits = %+v", got)

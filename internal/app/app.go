@@ -39,6 +39,6 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, er
 		return nil, err
 	}
 	store := dynamo.New(client, cfg.TableName, dynamo.Options{AuditRetention: cfg.AuditRetention})
-	svc := userinfo.NewService(store, nil)
+	svc := userinfo.NewService(store, nil).WithVerifyPolicy(cfg.Verify)
 	return httpapi.NewServer(logger, httpapi.Config{}, verifier, svc), nil
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // Config is everything the API reads from its environment.
@@ -23,6 +25,10 @@ type Config struct {
 	// TTL deletes them: AUDIT_RETENTION_DAYS, default 400 (13 months, so a
 	// yearly review always finds the whole previous year).
 	AuditRetention time.Duration
+	// Verify is how accounts that verify changes do it: VERIFY_CODE_TTL
+	// (a Go duration, 1m to 24h), VERIFY_MAX_TRIES (1 to 20) and
+	// VERIFY_SENDS_PER_HOUR (1 to 100), by default 15m, 5 and 5.
+	Verify userinfo.VerifyPolicy
 }
 
 // DefaultAuditRetentionDays is the retention when AUDIT_RETENTION_DAYS is unset.
@@ -31,7 +37,8 @@ const DefaultAuditRetentionDays = 400
 // Variables lists every environment variable the API reads itself, so a test
 // can compare it with the SAM template. The SDK reads its own (AWS_REGION,
 // AWS_ENDPOINT_URL_DYNAMODB, credentials), which the Lambda runtime provides.
-var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL", "AUDIT_RETENTION_DAYS"}
+var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL", "AUDIT_RETENTION_DAYS",
+	"VERIFY_CODE_TTL", "VERIFY_MAX_TRIES", "VERIFY_SENDS_PER_HOUR"}
 
 // LoadConfig reads the configuration through getenv. It returns an error
 // naming the first variable that is missing or invalid.
@@ -61,6 +68,32 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 36500, not %q", v)
 		}
 		c.AuditRetention = time.Duration(days) * 24 * time.Hour
+	}
+	c.Verify = userinfo.DefaultVerifyPolicy
+	if v := getenv("VERIFY_CODE_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Minute || d > 24*time.Hour {
+			return Config{}, fmt.Errorf("VERIFY_CODE_TTL must be a duration from 1m to 24h, not %q", v)
+		}
+		c.Verify.CodeTTL = d
+	}
+	for _, n := range []struct {
+		name   string
+		to     *int
+		lo, hi int
+	}{
+		{"VERIFY_MAX_TRIES", &c.Verify.MaxTries, 1, 20},
+		{"VERIFY_SENDS_PER_HOUR", &c.Verify.SendsPerHour, 1, 100},
+	} {
+		v := getenv(n.name)
+		if v == "" {
+			continue
+		}
+		i, err := strconv.Atoi(v)
+		if err != nil || i < n.lo || i > n.hi {
+			return Config{}, fmt.Errorf("%s must be a whole number from %d to %d, not %q", n.name, n.lo, n.hi, v)
+		}
+		*n.to = i
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {

@@ -26,6 +26,9 @@ const (
 	roleOldPhoneGuard
 	roleAccount
 	roleAudit
+	rolePendingEmail
+	rolePendingMobile
+	roleOutbox
 )
 
 // tx is a TransactWriteItems request being built, with the role of each item.
@@ -33,6 +36,9 @@ type tx struct {
 	table string
 	items []types.TransactWriteItem
 	roles []role
+	// requesting is set for a change being requested (RequestChange), not
+	// applied: the account must verify changes rather than not.
+	requesting bool
 }
 
 func (t *tx) add(r role, it types.TransactWriteItem) {
@@ -162,12 +168,15 @@ func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 		c.At = s.now()
 	}
 	c.At = c.At.UTC()
-	t := s.changeTx(c)
+	t, err := s.changeTx(c)
+	if err != nil {
+		return err
+	}
 	// The SDK fills in ClientRequestToken once per call, before its retry
 	// loop: a retry after a lost response (a 5xx or a reset connection)
 	// returns the first attempt's result instead of failing on the
 	// version it bumped.
-	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
+	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		return t.changeCancelled(c, tce, err)
@@ -175,7 +184,7 @@ func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 	return classify("TransactWriteItems", err)
 }
 
-func (s *Store) changeTx(c userinfo.Change) *tx {
+func (s *Store) changeTx(c userinfo.Change) (*tx, error) {
 	u := c.User
 	t := &tx{table: s.table}
 
@@ -186,32 +195,23 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 		set = append(set,
 			e.n(attrEmail)+" = "+e.v("email", avS(c.Email.Address)),
 			e.n(attrEmailKey)+" = "+e.v("emailkey", avS(encodeKey(userinfo.CurrentKey(c.Email.Key)))),
-			e.n(attrEmailVerified)+" = "+e.v("false", avBool(false)))
+			e.n(attrEmailVerified)+" = "+e.v("emailverified", avBool(verifies(c, userinfo.FieldEmail))))
 	}
 	if c.Mobile != nil {
 		set = append(set,
 			e.n(attrAreaCode)+" = "+e.v("areacode", avS(c.Mobile.AreaCode)),
 			e.n(attrPhone)+" = "+e.v("phone", avS(c.Mobile.Number)),
 			e.n(attrPhoneKey)+" = "+e.v("phonekey", avS(encodeKey(userinfo.CurrentKey(c.Mobile.Key)))),
-			e.n(attrPhoneVerified)+" = "+e.v("false", avBool(false)))
+			e.n(attrPhoneVerified)+" = "+e.v("phoneverified", avBool(verifies(c, userinfo.FieldMobile))))
 	}
 	set = append(set,
 		e.n(attrVersion)+" = "+e.n(attrVersion)+" + "+e.v("one", avN(1)),
 		e.n(attrUpdatedAt)+" = "+e.v("now", avS(formatTime(c.At))))
-	// What userinfo.Service.Authorize decided from the read, checked again
-	// at the write: a revocation, a disabling or a move between the two
-	// must not let the change through. Times in timeLayout compare as
-	// strings (decodeUser refuses any other layout).
-	cond := "attribute_exists(" + e.n(AttrPK) + ")" +
-		" AND " + e.n(attrVersion) + " = " + e.v("v", avN(u.Version)) +
-		" AND " + e.n(attrEnabled) + " = " + e.v("true", avBool(true)) +
-		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID)) +
-		" AND (attribute_not_exists(" + e.n(attrTokensRevokedAt) + ") OR " + e.n(attrTokensRevokedAt) + " <= " + e.v("iat", avS(formatTime(c.Actor.IssuedAt))) + ")"
 	t.add(roleUser, types.TransactWriteItem{Update: &types.Update{
 		TableName:                           aws.String(s.table),
 		Key:                                 key(userPK(u.ID), userSK),
 		UpdateExpression:                    aws.String("SET " + strings.Join(set, ", ")),
-		ConditionExpression:                 aws.String(cond),
+		ConditionExpression:                 aws.String(userAsRead(e, u, c.Actor)),
 		ExpressionAttributeNames:            e.namesOrNil(),
 		ExpressionAttributeValues:           e.valuesOrNil(),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
@@ -226,24 +226,8 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 		t.moveGuard(guardMove{roleNewPhoneGuard, roleOldPhoneGuard, kindPhone, userinfo.CurrentKey(c.Mobile.Key), u.PhoneKey}, u.ID, u.DomainID)
 	}
 
-	// (3) The account's protect policy: an absent item or attribute allows.
-	e = newExprs()
-	var checks []string
-	if c.Email != nil {
-		checks = append(checks, "(attribute_not_exists("+e.n(attrManageEmail)+") OR "+e.n(attrManageEmail)+" = "+e.v("true", avBool(true))+")")
-	}
-	if c.Mobile != nil {
-		checks = append(checks, "(attribute_not_exists("+e.n(attrManageMobile)+") OR "+e.n(attrManageMobile)+" = "+e.v("true", avBool(true))+")")
-	}
-	t.add(roleAccount, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName:                 aws.String(s.table),
-		Key:                       key(accountPK(u.DomainID), domainSK),
-		ConditionExpression:       aws.String(strings.Join(checks, " AND ")),
-		ExpressionAttributeNames:  e.namesOrNil(),
-		ExpressionAttributeValues: e.valuesOrNil(),
-		// To tell which of two failed policies to name in the answer.
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}})
+	// (3) The account's protect policy, and whether it verifies changes.
+	t.add(roleAccount, accountCheck(s.table, c, false))
 
 	// (4) The audit record.
 	e = newExprs()
@@ -253,7 +237,82 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(AttrPK) + ")"),
 		ExpressionAttributeNames: e.namesOrNil(),
 	}})
-	return t
+
+	// (5) The pending changes whose codes came back, closed, and (6) the
+	// messages to send.
+	for _, p := range c.Verified {
+		upd, err := s.closePending(p)
+		if err != nil {
+			return nil, err
+		}
+		r := rolePendingEmail
+		if p.Field == userinfo.FieldMobile {
+			r = rolePendingMobile
+		}
+		t.add(r, upd)
+	}
+	for _, m := range c.Messages {
+		put, err := s.outboxPut(m)
+		if err != nil {
+			return nil, err
+		}
+		t.add(roleOutbox, put)
+	}
+	return t, nil
+}
+
+// verifies reports whether c applies a verified value of field.
+func verifies(c userinfo.Change, field string) bool {
+	for _, p := range c.Verified {
+		if p.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// userAsRead returns the condition that the user item is still u as read:
+// what userinfo.Service.Authorize decided from the read, checked again at
+// the write, so that a revocation, a disabling or a move between the two
+// cannot let a change through. Times in timeLayout compare as strings
+// (decodeUser refuses any other layout).
+func userAsRead(e *exprs, u *userinfo.User, actor userinfo.Principal) string {
+	return "attribute_exists(" + e.n(AttrPK) + ")" +
+		" AND " + e.n(attrVersion) + " = " + e.v("v", avN(u.Version)) +
+		" AND " + e.n(attrEnabled) + " = " + e.v("true", avBool(true)) +
+		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID)) +
+		" AND (attribute_not_exists(" + e.n(attrTokensRevokedAt) + ") OR " + e.n(attrTokensRevokedAt) + " <= " + e.v("iat", avS(formatTime(actor.IssuedAt))) + ")"
+}
+
+// accountCheck returns the check of the account's protect policy for the
+// values c changes (an absent item or attribute allows), and of whether the
+// account verifies changes: it must when c is being requested, must not
+// when c is applied unverified, and may either way when c applies verified
+// values.
+func accountCheck(table string, c userinfo.Change, requesting bool) types.TransactWriteItem {
+	e := newExprs()
+	var checks []string
+	if c.Email != nil {
+		checks = append(checks, "(attribute_not_exists("+e.n(attrManageEmail)+") OR "+e.n(attrManageEmail)+" = "+e.v("true", avBool(true))+")")
+	}
+	if c.Mobile != nil {
+		checks = append(checks, "(attribute_not_exists("+e.n(attrManageMobile)+") OR "+e.n(attrManageMobile)+" = "+e.v("true", avBool(true))+")")
+	}
+	switch {
+	case requesting:
+		checks = append(checks, e.n(attrVerifyChanges)+" = "+e.v("true", avBool(true)))
+	case len(c.Verified) == 0:
+		checks = append(checks, "(attribute_not_exists("+e.n(attrVerifyChanges)+") OR "+e.n(attrVerifyChanges)+" = "+e.v("false", avBool(false))+")")
+	}
+	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
+		TableName:                 aws.String(table),
+		Key:                       key(accountPK(c.User.DomainID), domainSK),
+		ConditionExpression:       aws.String(strings.Join(checks, " AND ")),
+		ExpressionAttributeNames:  e.namesOrNil(),
+		ExpressionAttributeValues: e.valuesOrNil(),
+		// To tell which failed: a policy (and which of two), or verification.
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	}}
 }
 
 // auditItem returns the audit record of c, with masked values only.
@@ -312,10 +371,26 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 		return &userinfo.StaleError{}
 	}
 	if code, acct := t.reason(tce, roleAccount); code == codeConditionFailed {
-		if c.Email != nil && (c.Mobile == nil || !getBool(acct, attrManageEmail, true)) {
+		emailForbidden := c.Email != nil && !getBool(acct, attrManageEmail, true)
+		mobileForbidden := c.Mobile != nil && !getBool(acct, attrManageMobile, true)
+		switch {
+		case emailForbidden:
 			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own email address.")
+		case mobileForbidden:
+			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")
+		case t.requesting:
+			return &userinfo.StaleError{} // the account stopped verifying changes: apply instead
+		case len(c.Verified) == 0:
+			return userinfo.ErrVerificationRequired
 		}
-		return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")
+	}
+	for r, field := range map[role]string{rolePendingEmail: userinfo.FieldEmail, rolePendingMobile: userinfo.FieldMobile} {
+		if code, _ := t.reason(tce, r); code == codeConditionFailed {
+			if t.requesting {
+				return &userinfo.StaleError{} // another request replaced it meanwhile
+			}
+			return userinfo.FieldError(field+"_code", "The change was requested again meanwhile: use the newest code.")
+		}
 	}
 	if err := t.guardCancelled(c.User.ID, tce); err != nil {
 		return err

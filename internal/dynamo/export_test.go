@@ -28,7 +28,7 @@ func (s *Store) PutMessage(ctx context.Context, m userinfo.Message) error {
 func (s *Store) PutPending(ctx context.Context, userID, field, pendingID string, expires time.Time) error {
 	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item{
 		AttrPK: avS(userPK(userID)), AttrSK: avS(pendingSK(field)),
-		attrPendingID: avS(pendingID), TTLAttribute: avN(expires.Unix()),
+		attrPendingID: avS(pendingID), attrValidUntil: avN(expires.Unix()),
 	}})
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,6 +15,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // itemAccess is one item the request path touched: the IAM action that
@@ -86,12 +88,13 @@ func stringLike(p, s string) bool {
 	return regexp.MustCompile("^" + re + "$").MatchString(s)
 }
 
-// TestRequestPathStaysInGrants: every item the request path reads or writes
-// is allowed by a Grant (the role derived from Grants is not short), and
-// every action and key pattern of Grants is used (it is not loose).
-func TestRequestPathStaysInGrants(t *testing.T) {
+// runRequestPath takes the request path through every branch with the
+// client rc: taken, applied (both old values released) and stale changes,
+// and in an account that verifies changes a request of both values, a
+// wrong code and the right one.
+func runRequestPath(t *testing.T, rc *dynamodb.Client) {
+	t.Helper()
 	ctx := context.Background()
-	rc, seen := accessRecordingClient(t)
 	seed := newStore(client)
 	domain := newID("d-")
 	u := seedUser(t, seed, domain, "grants@example.com", "+86", "13200000010")
@@ -101,14 +104,37 @@ func TestRequestPathStaysInGrants(t *testing.T) {
 	if _, err := s.GetUser(ctx, u.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Taken, then applied with both old values released, then stale.
 	for _, addr := range []string{"taken-grants@example.com", "new-grants@example.com", "stale-grants@example.com"} {
 		c := change(u)
 		c.Email = email(addr)
 		c.Mobile = mobile("+86", "13200000011")
+		c.Messages = []userinfo.Message{message(userinfo.MsgEmailChanged)}
+		c.Messages[0].UserID = u.ID
 		_ = s.ApplyChange(ctx, c)
 	}
+	w := newVerifyWorld(t)
+	w.s = newStore(rc)
+	w.svc = userinfo.NewService(w.s, func() time.Time { return w.now })
+	cur, err := w.s.GetUser(ctx, w.alice.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.UpdateContact(ctx, w.principal(w.alice), cur, userinfo.Update{Email: ptr("grants-new@example.com"), Mobile: ptr("0086-13200000030")}, userinfo.RequestMeta{RequestID: newID("r-")}); err != nil {
+		t.Fatal(err)
+	}
+	w.deliver(t, w.alice, "123456")
+	_ = w.verify(t, w.alice, "000000")
+	if err := w.verify(t, w.alice, "123456"); err != nil {
+		t.Fatal(err)
+	}
+}
 
+// TestRequestPathStaysInGrants: every item the request path reads or writes
+// is allowed by a Grant (the role derived from Grants is not short), and
+// every action and key pattern of Grants is used (it is not loose).
+func TestRequestPathStaysInGrants(t *testing.T) {
+	rc, seen := accessRecordingClient(t)
+	runRequestPath(t, rc)
 	checkGrants(t, seen(), dynamo.Grants())
 }
 

@@ -3,9 +3,11 @@ package dynamo
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -176,5 +178,37 @@ func (s *Store) AuditRecords(ctx context.Context, userID string, from, to time.T
 			})
 		}
 	}
+	return out, nil
+}
+
+// Messages returns the outbox messages of userID, delivered or not, sorted
+// by time (in clear: never log them). It scans the whole table, so it is
+// for tests and small local tables only. It returns EUNAVAILABLE when
+// DynamoDB throttles or cannot be reached, and a wrapped error otherwise.
+func (s *Store) Messages(ctx context.Context, userID string) ([]userinfo.Message, error) {
+	var out []userinfo.Message
+	p := dynamodb.NewScanPaginator(s.client, &dynamodb.ScanInput{TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, classify("Scan", err)
+		}
+		for _, av := range page.Items {
+			id, ok := strings.CutPrefix(getS(av, AttrPK), outboxPrefix)
+			if !ok || getS(av, attrUserID) != userID {
+				continue
+			}
+			var it outboxItem
+			if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+				return nil, errorf("Scan: message %s: %v", id, err)
+			}
+			m, err := it.message(id)
+			if err != nil {
+				return nil, errorf("Scan: message %s: %v", id, err)
+			}
+			out = append(out, *m)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
 }

@@ -186,6 +186,7 @@ func encodeAccount(a userinfo.Account) item {
 	it[attrDomainID] = avS(a.DomainID)
 	it[attrManageEmail] = avBool(a.ManageEmail)
 	it[attrManageMobile] = avBool(a.ManageMobile)
+	it[attrVerifyChanges] = avBool(a.VerifyChanges)
 	return it
 }
 

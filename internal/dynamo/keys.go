@@ -54,10 +54,12 @@ const (
 )
 
 // Account item attributes (pk DOMAIN#<domain_id>, sk #DOMAIN). A missing
-// item or attribute means the users may manage that value themselves.
+// item or attribute means the users may manage that value themselves, and
+// changes apply at once.
 const (
-	attrManageEmail  = "manage_email"  // BOOL
-	attrManageMobile = "manage_mobile" // BOOL
+	attrManageEmail   = "manage_email"   // BOOL
+	attrManageMobile  = "manage_mobile"  // BOOL
+	attrVerifyChanges = "verify_changes" // BOOL: changed values need a code first
 )
 
 // Guard items carry user_id (the owner), domain_id and key_version: they

@@ -6,10 +6,11 @@ import (
 )
 
 // Operations returns the DynamoDB API operations the Store calls on the
-// request path (GetUser and ApplyChange), sorted. The Lambda's IAM policy
+// request path (GetUser, GetPending, ApplyChange, RequestChange, WrongCode),
+// sorted. The Lambda's IAM policy
 // must allow them through Grants; a test compares both with the SAM template.
 func Operations() []string {
-	return []string{"GetItem", "TransactWriteItems"}
+	return []string{"GetItem", "TransactWriteItems", "UpdateItem"}
 }
 
 // Grant is one statement of the request path's IAM policy: Actions on the
@@ -30,13 +31,15 @@ type Grant struct {
 func Grants() []Grant {
 	wild := "*"
 	return []Grant{
-		// GetUser, and the user update of ApplyChange.
-		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{userPK(wild)}},
-		// The audit record, under its user's partition.
-		{[]string{"dynamodb:PutItem"}, []string{userPK(wild)}},
-		// Claiming and releasing uniqueness guards, of any key version
-		// (guardPK).
-		{[]string{"dynamodb:DeleteItem", "dynamodb:PutItem"}, []string{
+		// The user's partition: the user item (read, updated, checked by a
+		// requested change), its pending changes (read, written, counted,
+		// closed) and its audit records (written).
+		{[]string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, []string{userPK(wild)}},
+		// The messages a change sends, into the outbox.
+		{[]string{"dynamodb:PutItem"}, []string{outboxPrefix + wild}},
+		// Claiming, checking and releasing uniqueness guards, of any key
+		// version (guardPK).
+		{[]string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem"}, []string{
 			domainPrefix + wild + "#" + kindEmail + "#" + wild,
 			domainPrefix + wild + "#" + kindPhone + "#" + wild,
 		}},
@@ -66,13 +69,13 @@ func IAMActions() []string {
 	return slices.Compact(out)
 }
 
-// SeedOperations returns the DynamoDB API operations that only the local
-// tools and tests call (CreateTable, UpsertUser, DeleteUser, GetAccount,
-// PutAccount, Guards, AuditRecords) beyond those in Operations, sorted. The
-// Lambda's role must not need them.
+// SeedOperations returns the DynamoDB API operations that the local tools
+// and tests call (CreateTable, UpsertUser, DeleteUser, GetAccount,
+// PutAccount, Guards, AuditRecords), sorted. Those beyond Operations the
+// Lambda's role must not need.
 func SeedOperations() []string {
 	return []string{
-		"CreateTable", "DescribeTable", "DescribeTimeToLive",
-		"PutItem", "Query", "Scan", "UpdateTimeToLive",
+		"CreateTable", "DescribeTable", "DescribeTimeToLive", "GetItem",
+		"PutItem", "Query", "Scan", "TransactWriteItems", "UpdateTimeToLive",
 	}
 }

@@ -140,7 +140,7 @@ func (it outboxItem) message(id string) (*userinfo.Message, error) {
 // cannot be reached.
 func (s *Store) SetCode(ctx context.Context, m *userinfo.Message, salt, hash string, now time.Time) (bool, error) {
 	cond := expression.Name(attrPendingID).Equal(expression.Value(m.PendingID)).
-		And(expression.Name(TTLAttribute).GreaterThan(expression.Value(now.Unix())))
+		And(expression.Name(attrValidUntil).GreaterThan(expression.Value(now.Unix())))
 	upd := expression.Set(expression.Name(attrCodeHash), expression.Value(hash)).
 		Set(expression.Name(attrCodeSalt), expression.Value(salt)).
 		Set(expression.Name(attrCodeSentAt), expression.Value(formatTime(now)))
@@ -189,6 +189,7 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) erro
 // Attributes of outbox and pending items that the code reads by name.
 const (
 	attrPendingID   = "pending_id"
+	attrValidUntil  = "valid_until"
 	attrCodeHash    = "code_hash"
 	attrCodeSalt    = "code_salt"
 	attrCodeSentAt  = "code_sent_at"

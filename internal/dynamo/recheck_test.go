@@ -67,7 +67,7 @@ func TestWriteRechecksTheRead(t *testing.T) {
 				t.Fatalf("Authorize saw the user before the change: %v", err)
 			}
 			before, _ := s.GetUser(ctx, u.ID)
-			err = svc.UpdateContact(ctx, p, read, userinfo.Update{Email: ptr("after@example.com")}, userinfo.RequestMeta{RequestID: newID("r-")})
+			_, err = svc.UpdateContact(ctx, p, read, userinfo.Update{Email: ptr("after@example.com")}, userinfo.RequestMeta{RequestID: newID("r-")})
 			if code := userinfo.ErrorCode(err); code != tt.want {
 				t.Fatalf("UpdateContact = %v, want code %q", err, tt.want)
 			}

@@ -93,9 +93,10 @@ func (s *Store) GetAccount(ctx context.Context, domainID string) (*userinfo.Acco
 		return nil, classify("GetItem", err)
 	}
 	return &userinfo.Account{
-		DomainID:     domainID,
-		ManageEmail:  getBool(out.Item, attrManageEmail, true),
-		ManageMobile: getBool(out.Item, attrManageMobile, true),
+		DomainID:      domainID,
+		ManageEmail:   getBool(out.Item, attrManageEmail, true),
+		ManageMobile:  getBool(out.Item, attrManageMobile, true),
+		VerifyChanges: getBool(out.Item, attrVerifyChanges, false),
 	}, nil
 }
 

@@ -51,6 +51,41 @@ func decodeUpdate(w http.ResponseWriter, r *http.Request) (userinfo.Update, erro
 	}, nil
 }
 
+// verificationRequest is the body of the verification request.
+type verificationRequest struct {
+	Verification *codeMembers `json:"verification"`
+}
+
+// codeMembers is the "verification" object: a code per field.
+type codeMembers struct {
+	EmailCode  jsonString `json:"email_code"`
+	MobileCode jsonString `json:"mobile_code"`
+}
+
+// decodeCodes reads and decodes the verification body as decodeUpdate
+// does the PUT body. It does not check the codes: Codes.Validate does.
+func decodeCodes(w http.ResponseWriter, r *http.Request) (userinfo.Codes, error) {
+	body, err := readBody(w, r)
+	if err != nil {
+		return nil, err
+	}
+	var req verificationRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Verification == nil {
+		return nil, userinfo.FieldError("verification", "verification is required and must be an object")
+	}
+	codes := userinfo.Codes{}
+	if v := req.Verification.EmailCode; v.set {
+		codes[userinfo.FieldEmail] = v.value
+	}
+	if v := req.Verification.MobileCode; v.set {
+		codes[userinfo.FieldMobile] = v.value
+	}
+	return codes, nil
+}
+
 // readBody returns the request body after checking its declared length
 // and Content-Type. It never reads more than MaxBodyBytes+1 bytes.
 func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {

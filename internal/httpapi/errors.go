@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -51,6 +52,7 @@ var errorKinds = map[string]errorKind{
 	eTooLarge:              {http.StatusRequestEntityTooLarge, "IAM.0012", "The request body is too large."},
 	userinfo.EINTERNAL:     {http.StatusInternalServerError, "IAM.0006", msgInternal},
 	userinfo.EUNAVAILABLE:  {http.StatusServiceUnavailable, "IAM.0007", "The service is temporarily unavailable; retry the request."},
+	userinfo.ETOOMANY:      {http.StatusTooManyRequests, "IAM.0014", "Too many requests; retry later."},
 }
 
 // RetryAfterSeconds is the Retry-After of every 503: each one is transient
@@ -115,8 +117,12 @@ func respondError(w http.ResponseWriter, r *http.Request, err error) {
 
 	ex := exchangeFrom(r.Context())
 	ex.err, ex.iamCode = err, iamCode
-	if kind.status == http.StatusServiceUnavailable {
+	switch {
+	case kind.status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterSeconds))
+	case userinfo.ErrorRetryAfter(err) > 0:
+		// Whole seconds, rounded up: a retry a moment early fails again.
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(userinfo.ErrorRetryAfter(err).Seconds()))))
 	}
 	encode(w, kind.status, errorBody{ErrorCode: iamCode, ErrorMsg: msg, RequestID: ex.requestID})
 }

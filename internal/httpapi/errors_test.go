@@ -15,7 +15,7 @@ func TestErrorAnswers(t *testing.T) {
 		http.StatusBadRequest: "IAM.0011", http.StatusUnauthorized: "IAM.0001", http.StatusForbidden: "IAM.0002",
 		http.StatusNotFound: "IAM.0004", http.StatusMethodNotAllowed: "IAM.0013", http.StatusConflict: "IAM.0005",
 		http.StatusRequestEntityTooLarge: "IAM.0012", http.StatusInternalServerError: "IAM.0006",
-		http.StatusServiceUnavailable: "IAM.0007",
+		http.StatusServiceUnavailable: "IAM.0007", http.StatusTooManyRequests: "IAM.0014",
 	}
 	if len(answers) != len(want) {
 		t.Errorf("%d answers, want %d: two error codes share a status, or one is new", len(answers), len(want))

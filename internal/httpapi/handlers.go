@@ -20,10 +20,18 @@ const tokenHeader = "X-Auth-Token"
 // read at all, so an unauthenticated or unauthorised caller cannot make the
 // function read, buffer or parse up to MaxBodyBytes, and learns nothing
 // from how its body would have been judged.
+//
+// In an account that verifies changes it answers 202 with where the codes
+// went (pendingBody) instead of 204.
 func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := putUserInfo(w, r, cfg, auth, svc); err != nil {
+		requested, err := putUserInfo(w, r, cfg, auth, svc)
+		if err != nil {
 			respondError(w, r, err)
+			return
+		}
+		if len(requested) > 0 {
+			encode(w, http.StatusAccepted, newPendingBody(requested))
 			return
 		}
 		// No Content-Type: there is no content, and API Gateway passes an
@@ -32,35 +40,94 @@ func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) ht
 	})
 }
 
+// pendingBody is the 202 answer: where each code went, masked, and until
+// when it works.
+type pendingBody struct {
+	Pending map[string]pendingField `json:"pending"`
+}
+
+type pendingField struct {
+	To        string `json:"to"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+func newPendingBody(requested []userinfo.Requested) pendingBody {
+	b := pendingBody{Pending: map[string]pendingField{}}
+	for _, q := range requested {
+		b.Pending[q.Field] = pendingField{To: q.To, ExpiresAt: q.ExpiresAt.UTC().Format(time.RFC3339)}
+	}
+	return b
+}
+
+// handleVerify applies the pending changes whose codes the body holds, with
+// the checks of handlePutUserInfo in the same order, and answers 204.
+func handleVerify(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		err := func() error {
+			p, user, err := authorize(r, cfg, auth, svc)
+			if err != nil {
+				return err
+			}
+			codes, err := decodeCodes(w, r)
+			if err != nil {
+				return err
+			}
+			if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+				return err
+			}
+			return svc.Verify(ctx, p, user, codes, requestMeta(ctx))
+		}()
+		if err != nil {
+			respondError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
 // putUserInfo runs the checks and the change of handlePutUserInfo, in the
 // contract's order, and returns the first error. The time left is checked
 // before each of the two store steps (the read, then the write with its
 // retries), not inside them.
-func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) error {
+func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) ([]userinfo.Requested, error) {
 	ctx := r.Context()
-	p, err := authenticate(ctx, auth, r.Header)
+	p, user, err := authorize(r, cfg, auth, svc)
 	if err != nil {
-		return err
-	}
-	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-		return err
-	}
-	user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
-	if err != nil {
-		return err
+		return nil, err
 	}
 	upd, err := decodeUpdate(w, r)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-		return err
+		return nil, err
 	}
-	ex := exchangeFrom(ctx)
-	meta := userinfo.RequestMeta{RequestID: ex.requestID, SourceIP: ex.sourceIP}
 	// Validating the values is UpdateContact's first step, before any store
 	// call, so the rules of the reference live in one place and run once.
-	return svc.UpdateContact(ctx, p, user, upd, meta)
+	return svc.UpdateContact(ctx, p, user, upd, requestMeta(ctx))
+}
+
+// authorize runs the checks every route of a user's information starts
+// with, in the contract's order: the token, then the caller against the
+// path's user (which reads the user, if there is time left to).
+func authorize(r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) (userinfo.Principal, *userinfo.User, error) {
+	ctx := r.Context()
+	p, err := authenticate(ctx, auth, r.Header)
+	if err != nil {
+		return p, nil, err
+	}
+	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+		return p, nil, err
+	}
+	user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
+	return p, user, err
+}
+
+// requestMeta is what the audit trail and the messages say of the request.
+func requestMeta(ctx context.Context) userinfo.RequestMeta {
+	ex := exchangeFrom(ctx)
+	return userinfo.RequestMeta{RequestID: ex.requestID, SourceIP: ex.sourceIP}
 }
 
 // handleMethodNotAllowed answers 405 for a known path with another method.

@@ -18,7 +18,7 @@ import (
 
 // encode writes e as the JSON body of a response with the given status. It
 // is the one place a response body is serialised.
-func encode(w http.ResponseWriter, status int, e errorBody) {
+func encode(w http.ResponseWriter, status int, e any) {
 	body, err := json.Marshal(e)
 	if err != nil {
 		// Only invalid UTF-8 in a string could get here, which none of

@@ -17,15 +17,23 @@ const userInfoPath = "/v3.0/OS-USER/users/{user_id}/info"
 // the function, which answers them all; infra/samtemplate's tests check it.
 const Route = http.MethodPut + " " + userInfoPath
 
+// verificationPath takes the codes of changes an account verifies.
+const verificationPath = userInfoPath + "/verification"
+
+// VerificationRoute is the route that applies a verified change.
+const VerificationRoute = http.MethodPost + " " + verificationPath
+
 // addRoutes lists the whole API surface.
 //
-// The method-less twin of the PUT route exists only to answer 405 with a
-// JSON body and "Allow: PUT" (ServeMux's own 405 is plain text), and "/"
+// The method-less twin of each route exists only to answer 405 with a
+// JSON body and "Allow" (ServeMux's own 405 is plain text), and "/"
 // catches every other path for a JSON 404. A method-specific pattern is
-// more specific than a method-less one, so the three never conflict.
+// more specific than a method-less one, so they never conflict.
 func addRoutes(mux *http.ServeMux, cfg Config, auth Authenticator, svc *userinfo.Service) {
 	mux.Handle(Route, routed(handlePutUserInfo(cfg, auth, svc)))
 	mux.Handle(userInfoPath, routed(handleMethodNotAllowed(http.MethodPut)))
+	mux.Handle(VerificationRoute, routed(handleVerify(cfg, auth, svc)))
+	mux.Handle(verificationPath, routed(handleMethodNotAllowed(http.MethodPost)))
 	// Not routed: the log shows an empty route for a path the API lacks,
 	// so a dashboard grouped by route does not lump scanners under "/".
 	mux.Handle("/", handleNotFound())

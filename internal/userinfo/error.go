@@ -3,6 +3,7 @@ package userinfo
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. They say what went wrong in this domain's terms; the HTTP
@@ -14,6 +15,7 @@ const (
 	ENOTFOUND     = "not_found"    // the user does not exist
 	ECONFLICT     = "conflict"     // the value is taken, or the user kept changing under us
 	EUNAVAILABLE  = "unavailable"  // a dependency is throttling, unreachable or out of time
+	ETOOMANY      = "too_many"     // the caller asked for more than a limit allows; retry later
 	EINTERNAL     = "internal"     // anything else; never shown to the caller
 )
 
@@ -23,6 +25,8 @@ type Error struct {
 	Code    string
 	Message string
 	Field   string
+	// RetryAfter is when a retry may succeed (ETOOMANY), or zero.
+	RetryAfter time.Duration
 	// Err is the underlying cause, kept for logs only.
 	Err error
 }
@@ -75,6 +79,16 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "An internal error occurred."
+}
+
+// ErrorRetryAfter returns the RetryAfter of the first *Error in err's
+// chain, or zero.
+func ErrorRetryAfter(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // ErrorField returns the field named by the first *Error in err's chain, or "".

@@ -17,6 +17,31 @@ type scriptedStore struct {
 	results []error
 	gets    int
 	applied []userinfo.Change
+
+	// The verification side: pending changes by field, the requests
+	// written, and the wrong codes counted.
+	pending   map[string]*userinfo.Pending
+	requested []userinfo.ChangeRequest
+	wrong     int
+}
+
+func (s *scriptedStore) GetPending(_ context.Context, _, field string) (*userinfo.Pending, error) {
+	if p, ok := s.pending[field]; ok {
+		c := *p
+		return &c, nil
+	}
+	return nil, nil
+}
+
+func (s *scriptedStore) RequestChange(_ context.Context, r userinfo.ChangeRequest) error {
+	s.requested = append(s.requested, r)
+	return nil
+}
+
+func (s *scriptedStore) WrongCode(_ context.Context, p *userinfo.Pending) (int, error) {
+	s.wrong++
+	s.pending[p.Field].TriesLeft--
+	return s.pending[p.Field].TriesLeft, nil
 }
 
 func (s *scriptedStore) GetUser(_ context.Context, id string) (*userinfo.User, error) {
@@ -100,7 +125,7 @@ func TestUpdateContact(t *testing.T) {
 		st := &scriptedStore{}
 		meta := userinfo.RequestMeta{RequestID: "r1", SourceIP: "192.0.2.1"}
 		svc := userinfo.NewService(st, func() time.Time { return t0 })
-		if err := svc.UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, meta); err != nil {
+		if _, err := svc.UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, meta); err != nil {
 			t.Fatal(err)
 		}
 		if len(st.applied) != 1 {
@@ -114,7 +139,7 @@ func TestUpdateContact(t *testing.T) {
 	t.Run("SameValuesWriteNothing", func(t *testing.T) {
 		st := &scriptedStore{}
 		upd := userinfo.Update{Email: &sameEmail, Phone: &samePhone, AreaCode: &sameArea}
-		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), upd, userinfo.RequestMeta{}); err != nil {
+		if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), upd, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		if len(st.applied) != 0 {
@@ -140,7 +165,7 @@ func TestUpdateContact(t *testing.T) {
 		} {
 			for _, u := range []*userinfo.User{current, legacy} {
 				st := &scriptedStore{}
-				if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), u, upd, userinfo.RequestMeta{}); err != nil {
+				if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), u, upd, userinfo.RequestMeta{}); err != nil {
 					t.Fatal(err)
 				}
 				if len(st.applied) != 0 {
@@ -157,7 +182,7 @@ func TestUpdateContact(t *testing.T) {
 			{Mobile: &otherPhone, AreaCode: ptr("+86")},
 		} {
 			st := &scriptedStore{}
-			if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), upd, userinfo.RequestMeta{}); err != nil {
+			if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), upd, userinfo.RequestMeta{}); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, *st.applied[0].Mobile)
@@ -168,7 +193,7 @@ func TestUpdateContact(t *testing.T) {
 	})
 	t.Run("PhoneChangeCarriesCanonicalAreaCode", func(t *testing.T) {
 		st := &scriptedStore{}
-		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone, AreaCode: &sameArea}, userinfo.RequestMeta{}); err != nil {
+		if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone, AreaCode: &sameArea}, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		if c := st.applied[0]; c.Mobile.AreaCode != "+86" || c.Mobile.Number != otherPhone || c.Mobile.Key != "+86"+otherPhone || c.Email != nil {
@@ -179,7 +204,7 @@ func TestUpdateContact(t *testing.T) {
 		cur := alice()
 		cur.Version = 4
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: cur}}}
-		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
+		if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		if len(st.applied) != 2 || st.applied[1].User.Version != 4 || st.gets != 0 {
@@ -190,7 +215,7 @@ func TestUpdateContact(t *testing.T) {
 		cur := alice()
 		cur.Email, cur.Version = newEmail, 4
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: cur}}}
-		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
+		if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		if len(st.applied) != 1 {
@@ -199,7 +224,7 @@ func TestUpdateContact(t *testing.T) {
 	})
 	t.Run("StaleUnknownRereads", func(t *testing.T) {
 		st := &scriptedStore{users: map[string]*userinfo.User{"u1": alice()}, results: []error{&userinfo.StaleError{}}}
-		if err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
+		if _, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{}); err != nil {
 			t.Fatal(err)
 		}
 		if st.gets != 1 || len(st.applied) != 2 {
@@ -208,7 +233,7 @@ func TestUpdateContact(t *testing.T) {
 	})
 	t.Run("ErrDeletedMeanwhile", func(t *testing.T) {
 		st := &scriptedStore{users: map[string]*userinfo.User{}, results: []error{&userinfo.StaleError{}}}
-		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		_, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 		if userinfo.ErrorCode(err) != userinfo.ENOTFOUND {
 			t.Errorf("err = %v, want ENOTFOUND", err)
 		}
@@ -217,7 +242,7 @@ func TestUpdateContact(t *testing.T) {
 		cur := alice()
 		cur.Enabled = false
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: cur}}}
-		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		_, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 		if userinfo.ErrorCode(err) != userinfo.EFORBIDDEN || len(st.applied) != 1 {
 			t.Errorf("err = %v after %d writes, want EFORBIDDEN after 1", err, len(st.applied))
 		}
@@ -228,7 +253,7 @@ func TestUpdateContact(t *testing.T) {
 			st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}}}
 			svc := userinfo.NewService(st, nil)
 			userinfo.SetSleep(svc, func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil })
-			_ = svc.UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+			_, _ = svc.UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 		}
 		// One wait between two writes: MaxWriteAttempts-1 per request.
 		if len(waits) != 20*(userinfo.MaxWriteAttempts-1) {
@@ -249,21 +274,21 @@ func TestUpdateContact(t *testing.T) {
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}}}
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		err := userinfo.NewService(st, nil).UpdateContact(ctx, principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		_, err := userinfo.NewService(st, nil).UpdateContact(ctx, principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 		if userinfo.ErrorCode(err) != userinfo.EUNAVAILABLE || len(st.applied) != 1 {
 			t.Errorf("err = %v after %d writes, want EUNAVAILABLE after 1", err, len(st.applied))
 		}
 	})
 	t.Run("ErrRaceLostTooOften", func(t *testing.T) {
 		st := &scriptedStore{results: []error{&userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, &userinfo.StaleError{Current: alice()}, nil}}
-		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+		_, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 		if userinfo.ErrorCode(err) != userinfo.ECONFLICT || len(st.applied) != userinfo.MaxWriteAttempts {
 			t.Errorf("err = %v after %d writes, want ECONFLICT after %d", err, len(st.applied), userinfo.MaxWriteAttempts)
 		}
 	})
 	t.Run("ErrUnvalidatedUpdate", func(t *testing.T) {
 		st := &scriptedStore{}
-		err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone}, userinfo.RequestMeta{})
+		_, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Phone: &otherPhone}, userinfo.RequestMeta{})
 		if userinfo.ErrorCode(err) != userinfo.EINVALID || len(st.applied) != 0 {
 			t.Errorf("err = %v after %d writes, want EINVALID after 0", err, len(st.applied))
 		}
@@ -272,7 +297,7 @@ func TestUpdateContact(t *testing.T) {
 		boom := errors.New("boom")
 		for _, want := range []error{boom, userinfo.Unavailable(boom, "x"), userinfo.Errorf(userinfo.ECONFLICT, "taken")} {
 			st := &scriptedStore{results: []error{want}}
-			err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
+			_, err := userinfo.NewService(st, nil).UpdateContact(context.Background(), principal(), alice(), userinfo.Update{Email: &newEmail}, userinfo.RequestMeta{})
 			if !errors.Is(err, want) || len(st.applied) != 1 {
 				t.Errorf("err = %v after %d writes, want %v after 1", err, len(st.applied), want)
 			}

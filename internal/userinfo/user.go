@@ -35,11 +35,14 @@ type User struct {
 }
 
 // Account holds the per-account (domain) protect policy that decides whether
-// users may manage their own contact details. Absent policy means allowed.
+// users may manage their own contact details (absent policy means allowed),
+// and whether a changed value must be verified with a code first (absent
+// means not: the reference's behaviour).
 type Account struct {
-	DomainID     string
-	ManageEmail  bool
-	ManageMobile bool
+	DomainID      string
+	ManageEmail   bool
+	ManageMobile  bool
+	VerifyChanges bool
 }
 
 // Principal is the authenticated caller, as the verified token says.
@@ -63,6 +66,12 @@ type Change struct {
 
 	Email  *Email
 	Mobile *Mobile
+	// Verified holds the pending changes whose codes came back: their
+	// values are the ones above, stored as verified, and each is closed.
+	// Empty for a change applied at once.
+	Verified []*Pending
+	// Messages are written with the change, for the notifier to send.
+	Messages []Message
 
 	Actor Principal
 	Meta  RequestMeta
@@ -144,8 +153,23 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (*User, error)
 	// ApplyChange writes c atomically: the user update conditional on
 	// c.User.Version, uniqueness guards for new values, release of old ones,
-	// the account's self-management policy, and an audit record. It returns
-	// *StaleError when the user moved on, ECONFLICT when a value is taken by
-	// another user, EFORBIDDEN when the account forbids the change.
+	// the account's self-management policy, the closing of c.Verified, the
+	// messages and an audit record. It returns *StaleError when the user
+	// (or a pending change) moved on, ECONFLICT when a value is taken by
+	// another user, EFORBIDDEN when the account forbids the change, and
+	// ErrVerificationRequired for an unverified change in an account that
+	// verifies changes.
 	ApplyChange(ctx context.Context, c Change) error
+	// GetPending returns the user's last pending change of field (open or
+	// not: its sends count), or nil when there is none.
+	GetPending(ctx context.Context, userID, field string) (*Pending, error)
+	// RequestChange writes r atomically: each pending change (replacing
+	// the one read), and the messages. It returns *StaleError when the
+	// user or a pending change moved on, or the account stopped verifying
+	// changes; ECONFLICT when another user holds a value; EFORBIDDEN when
+	// the account forbids the change.
+	RequestChange(ctx context.Context, r ChangeRequest) error
+	// WrongCode counts a wrong code against p and returns the tries left;
+	// 0 closes p. It returns *StaleError when p was replaced meanwhile.
+	WrongCode(ctx context.Context, p *Pending) (int, error)
 }
