@@ -50,6 +50,8 @@ var outcomes = map[string]struct {
 	"wrong-method.json":           {http.StatusMethodNotAllowed, "IAM.0013"},
 	"unknown-path.json":           {http.StatusNotFound, "IAM.0004"},
 	"root-path.json":              {http.StatusNotFound, "IAM.0004"},
+	// The demo account applies changes at once: no change waits for a code.
+	"verification-nothing-pending.json": {http.StatusBadRequest, "IAM.0073"},
 	// Front doors the template does not create (a REST API is what it
 	// deploys); the function answers them all the same.
 	"not-deployed/http-api-v2.json":  {http.StatusNoContent, ""},

@@ -129,15 +129,22 @@ func oversizedBody(n int) []byte {
 	return []byte(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
 }
 
-// Files returns the sample events under dir, sorted: every *.json file but
-// EnvFile, in dir and its folders (events/not-deployed holds the events of
-// front doors the template does not create). It returns an error when dir
-// cannot be read or holds none.
+// NotifierDir is the folder of the notifier's events (stream batches), under
+// the events folder: no API event, so Files leaves it out.
+const NotifierDir = "notifier"
+
+// Files returns the API's sample events under dir, sorted: every *.json
+// file but EnvFile, in dir and its folders (events/not-deployed holds the
+// events of front doors the template does not create) but NotifierDir. It
+// returns an error when dir cannot be read or holds none.
 func Files(dir string) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if d.IsDir() && d.Name() == NotifierDir {
+			return filepath.SkipDir
 		}
 		if !d.IsDir() && filepath.Ext(path) == ".json" && !(filepath.Dir(path) == filepath.Clean(dir) && d.Name() == EnvFile) {
 			files = append(files, path)
