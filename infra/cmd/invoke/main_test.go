@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +16,24 @@ import (
 	"testing"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
+	"github.com/iam-userinfo/userinfo/infra/once"
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/rie"
+	"github.com/iam-userinfo/userinfo/infra/seed"
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
+
+// root is the repository; the tests change the working directory, so it is
+// absolute.
+var root = func() string {
+	r, err := proc.ModuleRoot()
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
 
 // bootstrap builds the function once for the tests of this package.
 var bootstrap = sync.OnceValues(func() (string, error) {
@@ -24,20 +42,14 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "../../../functions/userinfo")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./functions/userinfo")
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", &buildError{err, string(out)}
+		return "", fmt.Errorf("%v\n%s", err, out)
 	}
 	return bin, nil
 })
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -47,81 +59,163 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
+// localRun is what make run leaves for later commands: DynamoDB Local with
+// the table and the demo users, the local key's JWKS served over http on
+// loopback, and the settings file naming them, in a working directory of
+// the test's own.
+type localRun struct {
+	ddb      *ddblocal.Instance
+	jwksPort int
+	key      *devkeys.Key
+}
+
+func startLocalRun(t *testing.T) *localRun {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx := context.Background()
+	in, err := ddblocal.Start(ctx, ddblocal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// invoke runs the command as make invoke does, with env as its whole
-// environment, and returns the proxy response and the log.
-func invoke(t *testing.T, env map[string]string, event string) (status int, log string) {
-	t.Helper()
-	if _, err := rie.Find(""); err != nil {
+	t.Cleanup(func() { _ = in.Stop() })
+	client := ddblocal.Client(in.Endpoint())
+	if err := dynamo.CreateTable(ctx, client, localenv.DefaultTable); err != nil {
 		t.Fatal(err)
 	}
+	demo, err := seed.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Load(ctx, dynamo.New(client, localenv.DefaultTable, dynamo.Options{}), demo); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	key, err := devkeys.LoadOrCreate(devkeys.DefaultDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// make run serves the JWKS beside the API; here beside nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: key.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	r := &localRun{ddb: in, jwksPort: ln.Addr().(*net.TCPAddr).Port, key: key}
+	settings := localenv.FromEnvironment(func(k string) string {
+		switch k {
+		case localenv.DDBPort:
+			return strconv.Itoa(in.Port())
+		case localenv.Port:
+			return strconv.Itoa(r.jwksPort)
+		}
+		return ""
+	})
+	if err := localenv.Write(settings.Values()); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// invoke runs make invoke's command with an empty environment (everything
+// comes from the settings file) and returns the status and the log.
+func invoke(t *testing.T, event string) (status int, log string) {
+	t.Helper()
 	bin, err := bootstrap()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env["KEYS_DIR"] = t.TempDir()
 	var stdout, stderr strings.Builder
-	err = run(context.Background(), []string{"-event", "../../../events/" + event, "-bootstrap", bin},
-		func(k string) string { return env[k] }, &stdout, &stderr)
-	if err != nil {
+	if err := run(context.Background(), []string{"-event", event, "-bootstrap", bin, "-rie", rieBin(t)},
+		func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
-	var r struct {
-		StatusCode int `json:"statusCode"`
-	}
-	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
-		t.Fatalf("stdout %q is not the proxy response: %v", stdout.String(), err)
-	}
-	return r.StatusCode, stderr.String()
+	return statusOf(t, []byte(stdout.String())), stderr.String()
 }
 
-// TestStartsItsOwnDynamoDB: with nothing on DDB_PORT, it starts DynamoDB
-// Local, creates and seeds the table, and stops everything it started.
-func TestStartsItsOwnDynamoDB(t *testing.T) {
-	status, log := invoke(t, map[string]string{"DDB_PORT": strconv.Itoa(freePort(t))}, "success.json")
-	if status != 204 {
-		t.Fatalf("status %d, want 204 from the seeded table\n%s", status, log)
-	}
-	if !strings.Contains(log, "starting one") {
-		t.Errorf("the log does not say it started DynamoDB Local:\n%s", log)
-	}
-	if kids := children(t); len(kids) != 0 {
-		t.Errorf("processes left running: %v", kids)
-	}
-}
-
-// TestUsesTheRunningDynamoDB: with a DynamoDB Local on DDB_PORT (make run's),
-// it uses that one, and leaves it running.
-func TestUsesTheRunningDynamoDB(t *testing.T) {
-	in, err := ddblocal.Start(context.Background(), ddblocal.Options{})
+func rieBin(t *testing.T) string {
+	t.Helper()
+	p, err := rie.Find(filepath.Join(root, "bin", "aws-lambda-rie"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Stop()
-	env := map[string]string{"DDB_PORT": strconv.Itoa(in.Port()), "TABLE_NAME": "invoke-test"}
-	status, log := invoke(t, env, "other-user-token.json")
-	if status != 403 {
+	return p
+}
+
+func statusOf(t *testing.T, response []byte) int {
+	t.Helper()
+	var r struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(response, &r); err != nil || r.StatusCode == 0 {
+		t.Fatalf("%q is not a proxy response: %v", response, err)
+	}
+	return r.StatusCode
+}
+
+// TestUsesMakeRunsDynamoDB: with nothing but the settings file, make invoke
+// finds make run's DynamoDB Local, table and key; it starts no DynamoDB of
+// its own and leaves nothing running.
+func TestUsesMakeRunsDynamoDB(t *testing.T) {
+	r := startLocalRun(t)
+	status, log := invoke(t, filepath.Join(root, "events", "other-user-token.json"))
+	if status != http.StatusForbidden {
 		t.Fatalf("status %d, want 403\n%s", status, log)
 	}
-	if strings.Contains(log, "starting one") {
-		t.Errorf("it started a DynamoDB Local although one was running:\n%s", log)
+	if kids := children(t); len(kids) != 1 { // the test's own DynamoDB Local
+		t.Errorf("processes left running: %v", kids)
 	}
-	// The table it created and seeded is in the running instance.
-	if !ddblocal.Answers(context.Background(), in.Endpoint()) {
-		t.Fatal("the running DynamoDB Local was stopped")
+	if !ddblocal.Answers(context.Background(), r.ddb.Endpoint()) {
+		t.Error("make run's DynamoDB Local was stopped")
 	}
-	out, err := ddblocal.Client(in.Endpoint()).ListTables(t.Context(), nil)
-	if err != nil || len(out.TableNames) != 1 || out.TableNames[0] != "invoke-test" {
-		t.Errorf("tables %v (%v), want invoke-test", out, err)
+}
+
+// TestNoDynamoDB: where the settings say, nothing answers: one line that
+// says so and what to do, and nothing started.
+func TestNoDynamoDB(t *testing.T) {
+	t.Chdir(t.TempDir())
+	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := localenv.FromEnvironment(func(k string) string {
+		if k == localenv.DDBPort {
+			return strconv.Itoa(port)
+		}
+		return ""
+	})
+	if err := localenv.Write(s.Values()); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"-event", filepath.Join(root, "events", "success.json"), "-bootstrap", "unused"},
+		func(string) string { return "" }, &strings.Builder{}, &strings.Builder{})
+	want := fmt.Sprintf("no DynamoDB Local answers on 127.0.0.1:%d (DDB_PORT from %s): start make run in another terminal first", port, localenv.File)
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("processes started: %v", kids)
+	}
+}
+
+// TestRendersAnEventNotYetRendered: make invoke EVENT=.local/events/x.json
+// before make events renders events/x.json itself.
+func TestRendersAnEventNotYetRendered(t *testing.T) {
+	startLocalRun(t)
+	if err := os.Symlink(filepath.Join(root, "events"), "events"); err != nil {
+		t.Fatal(err)
+	}
+	status, log := invoke(t, ".local/events/wrong-method.json")
+	if status != http.StatusMethodNotAllowed {
+		t.Fatalf("status %d, want 405\n%s", status, log)
+	}
+	if !strings.Contains(log, "rendering events/wrong-method.json") {
+		t.Errorf("the log does not say what it rendered:\n%s", log)
+	}
+	err := run(context.Background(), []string{"-event", ".local/events/no-such.json", "-bootstrap", "unused"},
+		func(string) string { return "" }, &strings.Builder{}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "no events/no-such.json to render it from") || once.Repeated(err.Error()) != nil {
+		t.Errorf("err = %v, want one naming the missing sample once", err)
 	}
 }
 
