@@ -142,22 +142,31 @@ func (c *checker) route(fn samtemplate.Resource) {
 	}
 }
 
-// environment: exactly the variables the code reads, TABLE_NAME the table.
+// templateVariables are the variables the template declares: those the code
+// reads, and the SDK's DynamoDB endpoint, empty in AWS, declared so that sam
+// local invoke --env-vars can set it (SAM passes only declared variables).
+var templateVariables = append(slices.Clone(app.Variables), dynamo.EndpointEnv)
+
+// environment: exactly templateVariables, TABLE_NAME the table, the
+// endpoint empty.
 func (c *checker) environment(fn samtemplate.Resource, tableID string) {
 	vars, _ := samtemplate.Lookup(c.prop(fn, "Environment"), "Variables")
 	m, _ := vars.(map[string]any)
-	for _, name := range app.Variables {
+	for _, name := range templateVariables {
 		if _, ok := m[name]; !ok {
 			c.failf("function %s: environment variable %s, which the code reads, is not set", fn.ID, name)
 		}
 	}
 	for name := range m {
-		if !slices.Contains(app.Variables, name) {
+		if !slices.Contains(templateVariables, name) {
 			c.failf("function %s: environment variable %s is set but the code never reads it", fn.ID, name)
 		}
 	}
 	if ref, ok := samtemplate.Ref(m["TABLE_NAME"]); !ok || ref != tableID {
 		c.failf("function %s: TABLE_NAME is %v, want !Ref %s", fn.ID, m["TABLE_NAME"], tableID)
+	}
+	if v, ok := m[dynamo.EndpointEnv]; ok && v != "" {
+		c.failf("function %s: %s is %v, want \"\": in AWS the SDK must use the regional endpoint", fn.ID, dynamo.EndpointEnv, v)
 	}
 }
 

@@ -2,14 +2,22 @@ package samtemplate_test
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
 // root is the repository, from this package's folder.
@@ -73,6 +81,8 @@ func TestBrokenTemplatesFail(t *testing.T) {
 		{"VariableMissing", "          LOG_LEVEL: !Ref LogLevel\n", "", "LOG_LEVEL"},
 		{"VariableUnused", "          LOG_LEVEL: !Ref LogLevel\n", "          LOG_LEVEL: !Ref LogLevel\n          DEBUG: \"1\"\n", "DEBUG"},
 		{"TableNameLiteral", "TABLE_NAME: !Ref UsersTable", "TABLE_NAME: users", "TABLE_NAME"},
+		{"EndpointUndeclared", "          AWS_ENDPOINT_URL_DYNAMODB: \"\"\n", "", "AWS_ENDPOINT_URL_DYNAMODB"},
+		{"EndpointSet", `AWS_ENDPOINT_URL_DYNAMODB: ""`, `AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:8000"`, "AWS_ENDPOINT_URL_DYNAMODB"},
 		{"Runtime", "Runtime: provided.al2023", "Runtime: provided.al2", "Runtime"},
 		{"Architecture", "Architectures: [arm64]", "Architectures: [x86_64]", "Architectures"},
 		{"Handler", "Handler: bootstrap", "Handler: main", "Handler"},
@@ -127,13 +137,67 @@ func TestEnvVarsFile(t *testing.T) {
 	if !ok || len(byFunction) != 1 {
 		t.Fatalf("env.json keys %v, want only the function's logical id %s", keys(byFunction), id)
 	}
-	got, want := keys(vars), slices.Sorted(slices.Values(app.Variables))
+	got, want := keys(vars), slices.Sorted(slices.Values(templateVariables))
 	if !slices.Equal(got, want) {
-		t.Errorf("env.json sets %v, want the code's %v", got, want)
+		t.Errorf("env.json sets %v, want the template's %v", got, want)
 	}
 	if _, err := app.LoadConfig(func(k string) string { return vars[k] }); err != nil {
 		t.Errorf("env.json's values are refused by the code: %v", err)
 	}
+	// make run's defaults: its DynamoDB Local and its JWKS, on loopback,
+	// which sam local invoke --docker-network host reaches.
+	for name, want := range map[string]string{
+		dynamo.EndpointEnv: "http://127.0.0.1:8000",
+		localenv.JWKSURL:   localenv.LocalJWKSURL("3000"),
+		localenv.Table:     localenv.DefaultTable,
+		localenv.Issuer:    devkeys.DefaultIssuer,
+		localenv.Audience:  devkeys.DefaultAudience,
+	} {
+		if vars[name] != want {
+			t.Errorf("env.json: %s = %q, want make run's %q", name, vars[name], want)
+		}
+	}
+}
+
+// TestEmptyEndpointIsRegional: the template declares the SDK's endpoint
+// variable empty, so in AWS the client must then go to the regional
+// endpoint, exactly as when the variable is unset; a value overrides it.
+func TestEmptyEndpointIsRegional(t *testing.T) {
+	nowhere := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", nowhere)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_CA_BUNDLE", "") // the recorder is no buildable client
+	for _, tt := range []struct{ name, value, wantHost string }{
+		{"Empty", "", "dynamodb.eu-west-1.amazonaws.com"},
+		{"Set", "http://127.0.0.1:1", "127.0.0.1:1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(dynamo.EndpointEnv, tt.value)
+			var hosts []string
+			client, err := dynamo.NewClient(t.Context(), config.WithHTTPClient(recordHost(func(h string) { hosts = append(hosts, h) })))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = client.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+			if len(hosts) == 0 || hosts[0] != tt.wantHost {
+				t.Errorf("%s=%q: the client called %v, want %s", dynamo.EndpointEnv, tt.value, hosts, tt.wantHost)
+			}
+		})
+	}
+}
+
+// recordHost is an HTTP client that records the host of each request and
+// answers none of them.
+type recordHost func(host string)
+
+func (r recordHost) Do(req *http.Request) (*http.Response, error) {
+	r(req.URL.Host)
+	return nil, errors.New("recorded, not sent")
 }
 
 // TestMakefileBuildsForSAM: BuildMethod makefile runs build-<LogicalId>,

@@ -21,6 +21,9 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/once"
 	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/rie"
+	"github.com/iam-userinfo/userinfo/infra/samlocal"
+	"github.com/iam-userinfo/userinfo/infra/sampleevents"
+	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
@@ -216,6 +219,86 @@ func TestRendersAnEventNotYetRendered(t *testing.T) {
 		func(string) string { return "" }, &strings.Builder{}, &strings.Builder{})
 	if err == nil || !strings.Contains(err.Error(), "no events/no-such.json to render it from") || once.Repeated(err.Error()) != nil {
 		t.Errorf("err = %v, want one naming the missing sample once", err)
+	}
+}
+
+// TestSAMLocalInvokeMatchesMakeInvoke: every sample event in events/, run
+// under aws-lambda-rie with exactly the environment `sam local invoke
+// --env-vars events/env.json` hands the container (infra/samlocal: the
+// template's variables overridden by env.json, SAM's AWS variables, nothing
+// of this test's shell), gets the status make invoke gets. env.json names
+// make run's default ports (8000, 3000), which other programs may hold
+// here: the one change made to it is those two ports, replaced by this
+// test's.
+func TestSAMLocalInvokeMatchesMakeInvoke(t *testing.T) {
+	r := startLocalRun(t)
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := tpl.Resources("AWS::Serverless::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions in the template, want 1", len(fns))
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "events", sampleevents.EnvFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := strings.NewReplacer(
+		"127.0.0.1:8000", "127.0.0.1:"+strconv.Itoa(r.ddb.Port()),
+		"127.0.0.1:3000", "127.0.0.1:"+strconv.Itoa(r.jwksPort),
+	).Replace(string(raw))
+	if envFile == string(raw) {
+		t.Fatal("env.json names neither 127.0.0.1:8000 nor 127.0.0.1:3000")
+	}
+	samEnv, err := samlocal.Env(tpl, fns[0].ID, []byte(envFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the developer runs first: make events, then sam local invoke
+	// -e .local/events/<name>.json.
+	tokens, err := sampleevents.DemoTokens(r.key, samEnv["AUTH_ISSUER"], samEnv["AUTH_AUDIENCE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := sampleevents.RenderDir(filepath.Join(root, "events"), sampleevents.RenderedDir, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin, err := bootstrap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range rendered {
+		name := filepath.Base(path)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			want, log := invoke(t, filepath.Join(root, "events", name))
+			if want >= 500 {
+				t.Fatalf("make invoke: %d\n%s", want, log)
+			}
+			event, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A fresh emulator per event, as sam local invoke starts a
+			// fresh container.
+			logs := &strings.Builder{}
+			emu, err := rie.Start(t.Context(), rie.Options{RIE: rieBin(t), Bootstrap: bin, Env: samEnv, Stdout: logs, Stderr: logs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.Stop()
+			out, err := emu.Invoke(t.Context(), event)
+			if err != nil {
+				t.Fatalf("invoke: %v\n%s", err, logs)
+			}
+			if got := statusOf(t, out); got != want {
+				t.Errorf("sam local invoke's environment: %d, make invoke: %d\n%s", got, want, logs)
+			}
+		})
+	}
+	if len(rendered) < 2 {
+		t.Errorf("%d sample events, want them all", len(rendered))
 	}
 }
 
