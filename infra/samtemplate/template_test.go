@@ -18,6 +18,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 // root is the repository, from this package's folder.
@@ -179,7 +180,7 @@ func TestEmptyEndpointIsRegional(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(dynamo.EndpointEnv, tt.value)
 			var hosts []string
-			client, err := dynamo.NewClient(t.Context(), config.WithHTTPClient(recordHost(func(h string) { hosts = append(hosts, h) })))
+			client, err := awsconfig.NewClient(t.Context(), config.WithHTTPClient(recordHost(func(h string) { hosts = append(hosts, h) })))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -194,6 +195,21 @@ func TestRunRejectsBadPorts(t *testing.T) {
 		}, &tailbuf.Buffer{}, &tailbuf.Buffer{})
 		if want := name + ` set in the environment is "eighty", not a port number`; err == nil || err.Error() != want {
 			t.Errorf("%s=eighty: err = %v, want %q", name, err, want)
+		}
+	}
+}
+
+// TestLeanBuild: make run's server does not compile the SDK's configuration
+// code (STS, SSO, shared files...), a quarter of a cold build; it reaches
+// DynamoDB Local with a client configured explicitly.
+func TestLeanBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/config") || strings.Contains(pkg, "/service/sts") {
+			t.Errorf("the server depends on %s", pkg)
 		}
 	}
 }
