@@ -18,6 +18,7 @@ import (
 	awssns "github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/notify"
 	"github.com/iam-userinfo/userinfo/internal/ses"
 	"github.com/iam-userinfo/userinfo/internal/sns"
@@ -39,7 +40,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	ddb, err := dynamo.NewClient(ctx)
+	ddb, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return fmt.Errorf("dynamodb client: %w", err)
 	}

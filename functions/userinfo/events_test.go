@@ -21,6 +21,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
@@ -127,7 +128,7 @@ func seedTable(ctx context.Context) error {
 	os.Setenv("AWS_CONFIG_FILE", nowhere)
 	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
 	os.Unsetenv("AWS_PROFILE")
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return err
 	}

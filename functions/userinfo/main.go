@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/lambdaproxy"
 )
 
@@ -32,7 +33,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	logger := app.NewLogger(stdout, cfg.LogLevel)
-	h, err := app.New(ctx, cfg, logger)
+	client, err := awsconfig.NewClient(ctx)
+	if err != nil {
+		return err
+	}
+	h, err := app.New(ctx, cfg, logger, client)
 	if err != nil {
 		return err
 	}

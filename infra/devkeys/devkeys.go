@@ -1,7 +1,9 @@
 // Package devkeys keeps a local token-signing key for development and tests:
 // an ECDSA P-256 key in a PEM file and the matching public JWKS, so that the
-// API can run with AUTH_JWKS_URL=file://... and no real IAM issuer. It is
-// never used in production, where tokens come from the IAM issuer.
+// API can run with no real IAM issuer: AUTH_JWKS_URL is the file
+// (file://...) or the JWKS served over http on loopback, as make run does
+// (Handler). It is never used in production, where tokens come from the IAM
+// issuer.
 package devkeys
 
 import (
@@ -17,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -51,11 +54,16 @@ const (
 	jwksFile = "jwks.json"
 )
 
+// JWKSPath is the URL path Handler is served at by make run: where issuers
+// conventionally publish their keys.
+const JWKSPath = "/.well-known/jwks.json"
+
 // Key is a development signing key and the JWKS file that publishes it.
 type Key struct {
 	priv     *ecdsa.PrivateKey
 	kid      string
 	jwksPath string
+	jwks     []byte // the file's content
 }
 
 // LoadOrCreate returns the key kept in dir, creating dir (0700), the key
@@ -101,10 +109,24 @@ func (k *Key) KID() string { return k.kid }
 // JWKSPath returns the absolute path of the public JWKS file.
 func (k *Key) JWKSPath() string { return k.jwksPath }
 
-// JWKSURL returns the file:// URL of the public JWKS file, the value for
+// JWKSURL returns the file:// URL of the public JWKS file, a value for
 // AUTH_JWKS_URL.
 func (k *Key) JWKSURL() string {
 	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(k.jwksPath)}).String()
+}
+
+// Handler returns an http.Handler that answers GET and HEAD with the public
+// JWKS, as an issuer's JWKS endpoint does, and 405 otherwise.
+func (k *Key) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(k.jwks)
+	})
 }
 
 // Claims are the claims of a development token. An empty Subject or
@@ -233,6 +255,7 @@ func (k *Key) writeJWKS() error {
 		return fmt.Errorf("devkeys: %w", err)
 	}
 	raw = append(raw, '\n')
+	k.jwks = raw
 	if old, err := os.ReadFile(k.jwksPath); err == nil && bytes.Equal(old, raw) {
 		return nil
 	}

@@ -9,6 +9,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,4 +309,40 @@ func privateKey(t *testing.T, dir string) *ecdsa.PrivateKey {
 		t.Fatalf("key is %T", k)
 	}
 	return priv
+}
+
+// TestHandlerServesJWKS: the JWKS served over http (what make run publishes
+// at JWKSPath on loopback) is the file's, and a verifier fetching it
+// accepts the key's tokens.
+func TestHandlerServesJWKS(t *testing.T) {
+	k := mustLoad(t, t.TempDir())
+	mux := http.NewServeMux()
+	mux.Handle(devkeys.JWKSPath, k.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	res, err := http.Get(srv.URL + devkeys.JWKSPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/json" || string(body) != string(mustRead(t, k.JWKSPath())) {
+		t.Fatalf("GET: %d %s %q, want 200 application/json and jwks.json's content", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	if res, err := http.Post(srv.URL+devkeys.JWKSPath, "application/json", nil); err != nil || res.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %v %v, want 405", res, err)
+	}
+
+	v, err := auth.NewVerifier(t.Context(), auth.Config{JWKSURL: srv.URL + devkeys.JWKSPath, Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := k.Sign(devkeys.Claims{Subject: "u1", DomainID: "d1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), tok); err != nil {
+		t.Errorf("a token of the key does not verify against the served JWKS: %v", err)
+	}
 }

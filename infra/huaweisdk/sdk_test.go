@@ -24,6 +24,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -77,7 +78,7 @@ type api struct {
 func newAPI(t *testing.T) *api {
 	t.Helper()
 	ctx := context.Background()
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func newAPI(t *testing.T) *api {
 		}
 	}
 	cfg := app.Config{TableName: table, JWKSURL: key.JWKSURL(), Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience}
-	h, err := app.New(ctx, cfg, app.NewLogger(a.logs, 0))
+	h, err := app.New(ctx, cfg, app.NewLogger(a.logs, 0), client)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 // Serve starts the API over table on a free port of 127.0.0.1, logging to
@@ -31,7 +32,11 @@ func Serve(ctx context.Context, table string, key *devkeys.Key, logLevel string,
 	if err != nil {
 		return "", nil, err
 	}
-	h, err := app.New(ctx, cfg, app.NewLogger(logw, cfg.LogLevel))
+	client, err := awsconfig.NewClient(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	h, err := app.New(ctx, cfg, app.NewLogger(logw, cfg.LogLevel), client)
 	if err != nil {
 		return "", nil, err
 	}

@@ -103,7 +103,7 @@ func newWorld(t *testing.T, env ...string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := app.New(ctx, cfg, nil)
+	h, err := app.New(ctx, cfg, nil, w.client)
 	if err != nil {
 		t.Fatal(err)
 	}

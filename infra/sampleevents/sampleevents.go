@@ -30,6 +30,14 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/seed"
 )
 
+// SourceDir holds the sample events, with placeholders, relative to the
+// repository's root; RenderedDir (git-ignored) the events make events
+// renders from them.
+const (
+	SourceDir   = "events"
+	RenderedDir = ".local/events"
+)
+
 // EnvFile is the file in the events folder that is not an event: the
 // variables for `sam local invoke --env-vars`, keyed by the function's
 // logical id.

@@ -114,7 +114,7 @@ func (c *checker) function(fn samtemplate.Resource, kind, tableID string) {
 	if kind == notifierFunction {
 		vars = notify.Variables
 	}
-	c.environment(fn, vars, tableID)
+	c.environment(fn, append(slices.Clone(vars), sdkEndpoints[kind]...), tableID)
 }
 
 // timeout: under API Gateway's limit, over the handler's own deadline.
@@ -159,7 +159,17 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// environment: exactly the variables the code reads, TABLE_NAME the table.
+// sdkEndpoints are the SDK's own endpoint variables of each function,
+// declared empty (in AWS the SDK then uses the regional endpoints) so that
+// sam local invoke --env-vars can point them at make run's local services:
+// SAM passes a function only the variables the template declares.
+var sdkEndpoints = map[string][]string{
+	apiFunction:      {dynamo.EndpointEnv},
+	notifierFunction: {dynamo.EndpointEnv, "AWS_ENDPOINT_URL_SESV2"},
+}
+
+// environment: exactly the variables the code reads and its SDK endpoints,
+// TABLE_NAME the table, the endpoints empty.
 func (c *checker) environment(fn samtemplate.Resource, variables []string, tableID string) {
 	vars, _ := samtemplate.Lookup(c.prop(fn, "Environment"), "Variables")
 	m, _ := vars.(map[string]any)
@@ -175,6 +185,11 @@ func (c *checker) environment(fn samtemplate.Resource, variables []string, table
 	}
 	if ref, ok := samtemplate.Ref(m["TABLE_NAME"]); !ok || ref != tableID {
 		c.failf("function %s: TABLE_NAME is %v, want !Ref %s", fn.ID, m["TABLE_NAME"], tableID)
+	}
+	for _, name := range sdkEndpoints[functionKind(fn)] {
+		if v, ok := m[name]; ok && v != "" {
+			c.failf("function %s: %s is %v, want \"\": in AWS the SDK must use the regional endpoint", fn.ID, name, v)
+		}
 	}
 }
 

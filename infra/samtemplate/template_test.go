@@ -2,14 +2,23 @@ package samtemplate_test
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/internal/app"
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/notify"
 )
 
@@ -82,6 +91,8 @@ func TestBrokenTemplatesFail(t *testing.T) {
 		{"TextLogs", "LogFormat: JSON\n        LogGroup: !Ref UserInfoFunctionLogGroup", "LogFormat: Text\n        LogGroup: !Ref UserInfoFunctionLogGroup", "LogFormat"},
 		{"OwnRole", "      MemorySize: !Ref FunctionMemorySize\n", "      MemorySize: !Ref FunctionMemorySize\n      Role: arn:aws:iam::123456789012:role/x\n", "Role"},
 		{"NoNotifier", "          Type: DynamoDB\n", "          Type: SQS\n", "notifier"},
+		{"EndpointUndeclared", "          AWS_ENDPOINT_URL_DYNAMODB: \"\"\n      # Releases", "      # Releases", "AWS_ENDPOINT_URL_DYNAMODB"},
+		{"EndpointSet", "          AWS_ENDPOINT_URL_SESV2: \"\"", "          AWS_ENDPOINT_URL_SESV2: \"http://127.0.0.1:8005\"", "AWS_ENDPOINT_URL_SESV2"},
 		{"KeySchema", "        - AttributeName: sk\n          KeyType: RANGE", "        - AttributeName: id\n          KeyType: RANGE", "keys"},
 		{"AttributeType", "        - AttributeName: pk\n          AttributeType: S", "        - AttributeName: pk\n          AttributeType: N", "keys"},
 		{"TimeoutTooLong", "    MinValue: 6\n    MaxValue: 28", "    MinValue: 6\n    MaxValue: 29", "Timeout"},
@@ -133,20 +144,75 @@ func TestEnvVarsFile(t *testing.T) {
 		vars []string
 		load func(func(string) string) error
 	}{
-		api:      {app.Variables, func(g func(string) string) error { _, err := app.LoadConfig(g); return err }},
-		notifier: {notify.Variables, func(g func(string) string) error { _, err := notify.LoadConfig(g); return err }},
+		api:      {append(slices.Clone(app.Variables), sdkEndpoints[apiFunction]...), func(g func(string) string) error { _, err := app.LoadConfig(g); return err }},
+		notifier: {append(slices.Clone(notify.Variables), sdkEndpoints[notifierFunction]...), func(g func(string) string) error { _, err := notify.LoadConfig(g); return err }},
 	} {
 		vars, ok := byFunction[id]
 		if !ok {
 			continue
 		}
 		if got, want := keys(vars), slices.Sorted(slices.Values(fn.vars)); !slices.Equal(got, want) {
-			t.Errorf("env.json sets %v for %s, want the code's %v", got, id, want)
+			t.Errorf("env.json sets %v for %s, want the template's %v", got, id, want)
 		}
 		if err := fn.load(func(k string) string { return vars[k] }); err != nil {
 			t.Errorf("env.json's values for %s are refused by the code: %v", id, err)
 		}
 	}
+	// make run's defaults: its DynamoDB Local and its JWKS, on loopback,
+	// which sam local invoke --docker-network host reaches.
+	vars := byFunction[api]
+	for name, want := range map[string]string{
+		dynamo.EndpointEnv: "http://127.0.0.1:8000",
+		localenv.JWKSURL:   localenv.LocalJWKSURL("3000"),
+		localenv.Table:     localenv.DefaultTable,
+		localenv.Issuer:    devkeys.DefaultIssuer,
+		localenv.Audience:  devkeys.DefaultAudience,
+	} {
+		if vars[name] != want {
+			t.Errorf("env.json: %s = %q, want make run's %q", name, vars[name], want)
+		}
+	}
+}
+
+// TestEmptyEndpointIsRegional: the template declares the SDK's endpoint
+// variable empty, so in AWS the client must then go to the regional
+// endpoint, exactly as when the variable is unset; a value overrides it.
+func TestEmptyEndpointIsRegional(t *testing.T) {
+	nowhere := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", nowhere)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", nowhere)
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", "eu-west-1")
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_ENDPOINT_URL", "")
+	t.Setenv("AWS_CA_BUNDLE", "") // the recorder is no buildable client
+	for _, tt := range []struct{ name, value, wantHost string }{
+		{"Empty", "", "dynamodb.eu-west-1.amazonaws.com"},
+		{"Set", "http://127.0.0.1:1", "127.0.0.1:1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(dynamo.EndpointEnv, tt.value)
+			var hosts []string
+			client, err := awsconfig.NewClient(t.Context(), config.WithHTTPClient(recordHost(func(h string) { hosts = append(hosts, h) })))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = client.ListTables(t.Context(), &dynamodb.ListTablesInput{})
+			if len(hosts) == 0 || hosts[0] != tt.wantHost {
+				t.Errorf("%s=%q: the client called %v, want %s", dynamo.EndpointEnv, tt.value, hosts, tt.wantHost)
+			}
+		})
+	}
+}
+
+// recordHost is an HTTP client that records the host of each request and
+// answers none of them.
+type recordHost func(host string)
+
+func (r recordHost) Do(req *http.Request) (*http.Response, error) {
+	r(req.URL.Host)
+	return nil, errors.New("recorded, not sent")
 }
 
 // TestMakefileBuildsForSAM: BuildMethod makefile runs build-<LogicalId>,

@@ -2,9 +2,10 @@ package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/iam-userinfo/userinfo/internal/auth"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -19,16 +20,14 @@ import (
 // times (retrying throttles, 5xx and lost connections).
 const MaxTransactWritesPerRequest = userinfo.MaxWriteAttempts * dynamo.MaxAttemptsPerCall
 
-// New builds the API's handler: one DynamoDB client, one JWKS cache and one
-// service for the life of the process (a Lambda execution environment serves
-// many requests; nothing here is per request). ctx bounds background work
-// such as JWKS refreshes. It returns an error when a dependency cannot be set
-// up, naming the variable at fault where there is one.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (http.Handler, error) {
-	client, err := dynamo.NewClient(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("dynamodb client: %w", err)
-	}
+// New builds the API's handler on client: one JWKS cache and one service
+// for the life of the process (a Lambda execution environment serves many
+// requests; nothing here is per request). The Lambda function passes the
+// client awsconfig.NewClient builds; the local server one for DynamoDB
+// Local. ctx bounds background work such as JWKS refreshes. It returns an
+// error when a dependency cannot be set up, naming the variable at fault
+// where there is one.
+func New(ctx context.Context, cfg Config, logger *slog.Logger, client *dynamodb.Client) (http.Handler, error) {
 	verifier, err := auth.NewVerifier(ctx, auth.Config{
 		JWKSURL:  cfg.JWKSURL,
 		Issuer:   cfg.Issuer,

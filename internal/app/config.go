@@ -11,13 +11,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/internal/auth"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // Config is everything the API reads from its environment.
 type Config struct {
 	TableName string // TABLE_NAME
-	JWKSURL   string // AUTH_JWKS_URL: https://… in production, file://… locally
+	JWKSURL   string // AUTH_JWKS_URL: https://… in production; locally http://127.0.0.1… or file://…
 	Issuer    string // AUTH_ISSUER
 	Audience  string // AUTH_AUDIENCE
 	LogLevel  slog.Level
@@ -58,8 +59,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("%s is required", v.name)
 		}
 	}
-	if !strings.HasPrefix(c.JWKSURL, "https://") && !strings.HasPrefix(c.JWKSURL, "file://") {
-		return Config{}, fmt.Errorf("AUTH_JWKS_URL must be an https:// or file:// URL")
+	if err := auth.CheckJWKSURL(c.JWKSURL); err != nil {
+		return Config{}, err
 	}
 	c.AuditRetention = DefaultAuditRetentionDays * 24 * time.Hour
 	if v := getenv("AUDIT_RETENTION_DAYS"); v != "" {

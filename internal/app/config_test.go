@@ -37,11 +37,16 @@ func TestLoadConfig(t *testing.T) {
 	if cfg, _ := app.LoadConfig(with("AUDIT_RETENTION_DAYS", "30")); cfg.AuditRetention != 30*24*time.Hour {
 		t.Errorf("AUDIT_RETENTION_DAYS=30 gave %v", cfg.AuditRetention)
 	}
+	// make run's local issuer, as sam local invoke and make invoke reach it.
+	if _, err := app.LoadConfig(with("AUTH_JWKS_URL", "http://127.0.0.1:3000/.well-known/jwks.json")); err != nil {
+		t.Errorf("a loopback http JWKS URL: %v", err)
+	}
 
 	tests := []struct{ name, variable, value string }{
 		{"ErrNoTable", "TABLE_NAME", ""},
 		{"ErrNoJWKS", "AUTH_JWKS_URL", ""},
 		{"ErrPlainHTTPJWKS", "AUTH_JWKS_URL", "http://iam.example.com/jwks.json"},
+		{"ErrPlainHTTPJWKSOnAllInterfaces", "AUTH_JWKS_URL", "http://0.0.0.0:3000/.well-known/jwks.json"},
 		{"ErrNoIssuer", "AUTH_ISSUER", ""},
 		{"ErrBlankAudience", "AUTH_AUDIENCE", "  "},
 		{"ErrLogLevel", "LOG_LEVEL", "loud"},

@@ -22,6 +22,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 const (
@@ -349,7 +350,11 @@ func TestUnexpectedStoreErrorIs500(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &tailbuf.Buffer{}
-	h, err := app.New(context.Background(), app.Config{TableName: "no-such-table", JWKSURL: key.JWKSURL(), Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience}, testLogger(logs, 0))
+	client, err := awsconfig.NewClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := app.New(context.Background(), app.Config{TableName: "no-such-table", JWKSURL: key.JWKSURL(), Issuer: devkeys.DefaultIssuer, Audience: devkeys.DefaultAudience}, testLogger(logs, 0), client)
 	if err != nil {
 		t.Fatal(err)
 	}

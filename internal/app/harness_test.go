@@ -22,6 +22,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -83,7 +84,7 @@ type apiEnv struct {
 func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 	t.Helper()
 	ctx := context.Background()
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,11 @@ func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := app.New(ctx, cfg, testLogger(e.logs, cfg.LogLevel))
+	apiClient, err := awsconfig.NewClient(ctx) // through the proxy when there is one
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := app.New(ctx, cfg, testLogger(e.logs, cfg.LogLevel), apiClient)
 	if err != nil {
 		t.Fatal(err)
 	}

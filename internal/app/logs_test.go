@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/iam-userinfo/userinfo/infra/once"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -77,6 +78,18 @@ func (r *runLog) check(w io.Writer) bool {
 			leaks = append(leaks, fmt.Sprintf("an unmasked email address: %q", m))
 		}
 	}
+	// Every logged error says each thing once: no doubled prefix, no cause
+	// repeated after a message that already quotes it.
+	for line := range strings.Lines(logs) {
+		var l struct {
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Error != "" {
+			if rep := once.Repeated(l.Error); rep != nil {
+				leaks = append(leaks, fmt.Sprintf("an error that says %q twice: %q", rep, l.Error))
+			}
+		}
+	}
 	if len(leaks) == 0 {
 		return true
 	}
@@ -128,6 +141,8 @@ func TestLogLine(t *testing.T) {
 		{"Updated", http.MethodPut, alice, userBody(`"email":"alice.log@example.com"`), http.StatusNoContent, "", "PUT /v3.0/OS-USER/users/{user_id}/info", "INFO", ""},
 		{"ErrEmailTaken", http.MethodPut, alice, userBody(`"email":"bob@example.com"`), http.StatusConflict, "IAM.0005", "PUT /v3.0/OS-USER/users/{user_id}/info", "INFO", "already in use"},
 		{"ErrBadToken", http.MethodPut, alice + "x", userBody(`"email":"bob@example.com"`), http.StatusUnauthorized, "IAM.0001", "PUT /v3.0/OS-USER/users/{user_id}/info", "INFO", "token"},
+		// The issue's example: the code, the message and the cause, once each.
+		{"ErrMalformedToken", http.MethodPut, "not.a.jwt", userBody(`"email":"bob@example.com"`), http.StatusUnauthorized, "IAM.0001", "PUT /v3.0/OS-USER/users/{user_id}/info", "INFO", "unauthorized: The token is missing, invalid or expired.: token is malformed"},
 		{"ErrMethod", http.MethodGet, alice, "", http.StatusMethodNotAllowed, "IAM.0013", "/v3.0/OS-USER/users/{user_id}/info", "INFO", "method"},
 	}
 	for _, tt := range tests {

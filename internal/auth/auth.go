@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -60,7 +62,8 @@ var signingUses = []jwkset.USE{jwkset.UseSig, ""}
 // Config configures a Verifier. JWKSURL, Issuer and Audience are required.
 type Config struct {
 	// JWKSURL is where the issuer's public keys are: an https:// URL in
-	// production, or a file:// URL (read once) for development and tests.
+	// production; for development and tests, an http:// URL on a loopback
+	// host (make run's local issuer) or a file:// URL (read once).
 	JWKSURL string
 	// Issuer is the exact value the iss claim must have.
 	Issuer string
@@ -114,7 +117,8 @@ type keySource interface {
 // issuer is down, tokens fail until a later fetch succeeds rather than keep
 // the function from starting; the background refresh ends when ctx ends. It
 // returns an error naming the configuration variable at fault for a missing
-// issuer or audience, a negative leeway, or any other URL scheme.
+// issuer or audience, a negative leeway, or a URL CheckJWKSURL refuses. An
+// http:// URL on a loopback host is fetched as an https one is.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Issuer == "" {
 		return nil, errors.New("AUTH_ISSUER is required")
@@ -137,9 +141,9 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	u, err := url.Parse(cfg.JWKSURL)
+	u, err := parseJWKSURL(cfg.JWKSURL)
 	if err != nil {
-		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
+		return nil, err
 	}
 
 	if cfg.refreshMin == 0 {
@@ -150,13 +154,7 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		return nil, err
 	}
 	var keys keySource
-	switch {
-	case u.Scheme == "https" && u.Host != "":
-		// Not now: the first fetch runs beside the rest of init (and the
-		// runtime's first poll), and only a Verify that needs keys before
-		// it has finished waits for it.
-		keys = fetchConcurrently(ctx, u.String(), cfg.HTTPClient, cfg.Logger, cfg.refreshMin, cache.purge)
-	case u.Scheme == "file" && (u.Host == "" || u.Host == "localhost") && u.Path != "":
+	if u.Scheme == "file" {
 		storage, err := fileStorage(u.Path)
 		if err != nil {
 			return nil, err
@@ -164,9 +162,11 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 		if keys, err = keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses}); err != nil {
 			return nil, fmt.Errorf("AUTH_JWKS_URL: %w", err)
 		}
-	default:
-		// Plain http would let anyone on the path substitute their own keys.
-		return nil, errors.New("AUTH_JWKS_URL must be an https:// or file:// URL")
+	} else {
+		// Not now: the first fetch runs beside the rest of init (and the
+		// runtime's first poll), and only a Verify that needs keys before
+		// it has finished waits for it.
+		keys = fetchConcurrently(ctx, u.String(), cfg.HTTPClient, cfg.Logger, cfg.refreshMin, cache.purge)
 	}
 
 	return &Verifier{
@@ -188,6 +188,45 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 			jwt.WithStrictDecoding(),
 		),
 	}, nil
+}
+
+// errJWKSURL is the one statement of which JWKS URLs are accepted.
+var errJWKSURL = errors.New("AUTH_JWKS_URL must be an https:// URL, an http:// URL on a loopback host (127.0.0.1, ::1 or localhost) or a file:// URL")
+
+// CheckJWKSURL returns nil when raw is a JWKS URL NewVerifier accepts, and
+// an error naming AUTH_JWKS_URL and the accepted forms otherwise: https with
+// a host; http only with a loopback host, where no one on the network can
+// stand in for the issuer (make run serves its local keys so, for sam local
+// invoke and make invoke); file:// on this machine.
+func CheckJWKSURL(raw string) error {
+	_, err := parseJWKSURL(raw)
+	return err
+}
+
+func parseJWKSURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errJWKSURL
+	}
+	switch {
+	case u.Scheme == "https" && u.Host != "",
+		u.Scheme == "http" && loopback(u.Hostname()),
+		u.Scheme == "file" && (u.Host == "" || u.Host == "localhost") && u.Path != "":
+		return u, nil
+	}
+	// Plain http elsewhere would let anyone on the path substitute their
+	// own keys.
+	return nil, errJWKSURL
+}
+
+// loopback reports whether host is a loopback address, or localhost, which
+// resolves to one (RFC 6761).
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fileStorage reads and parses a JWKS file once. A development key set does

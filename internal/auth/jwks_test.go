@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -150,6 +151,31 @@ func TestVerifyHTTPS(t *testing.T) {
 	})
 }
 
+// TestVerifyHTTPLoopback: a plain-http JWKS on a loopback host (make run's
+// local issuer, reached so by sam local invoke) is fetched and verifies
+// tokens as an https one does. Other hosts are refused (TestNewVerifier).
+func TestVerifyHTTPLoopback(t *testing.T) {
+	ks := keys()
+	raw := jwksJSON(t, ks.ec)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(raw)
+	}))
+	defer srv.Close()
+	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
+		t.Fatalf("test server at %s, want http on 127.0.0.1", srv.URL)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v, err := auth.NewVerifier(ctx, auth.Config{JWKSURL: srv.URL + "/.well-known/jwks.json", Issuer: testIssuer, Audience: testAudience, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(t.Context(), ks.ec.sign(t, validClaims(), nil)); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
 // refreshGoroutines counts the JWKS refresh goroutines running in the
 // process. It recognises them by jwkset's function name, the only handle a
 // library goroutine offers; earlier subtests' goroutines end with their
@@ -180,7 +206,14 @@ func TestNewVerifier(t *testing.T) {
 		wantErr string // a substring; "" means success
 	}{
 		{name: "ValidFile", cfg: auth.Config{JWKSURL: good, Issuer: testIssuer, Audience: testAudience}},
-		{name: "ErrHTTPURL", cfg: auth.Config{JWKSURL: "http://127.0.0.1:1/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be an https:// or file:// URL"},
+		{name: "ErrHTTPURL", cfg: auth.Config{JWKSURL: "http://iam.example.com/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be an https:// URL, an http:// URL on a loopback host"},
+		{name: "ErrHTTPOnAllInterfaces", cfg: auth.Config{JWKSURL: "http://0.0.0.0:3000/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
+		{name: "ErrHTTPOnPrivateAddress", cfg: auth.Config{JWKSURL: "http://10.0.0.1/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
+		{name: "ErrHTTPOnLoopbackLookalike", cfg: auth.Config{JWKSURL: "http://127.0.0.1.example.com/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
+		{name: "ErrHTTPLocalhostSubdomain", cfg: auth.Config{JWKSURL: "http://localhost.example.com/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
+		{name: "HTTPOnLoopbackIPv4", cfg: auth.Config{JWKSURL: "http://127.0.0.1:1/jwks.json", Issuer: testIssuer, Audience: testAudience}},
+		{name: "HTTPOnLoopbackIPv6", cfg: auth.Config{JWKSURL: "http://[::1]:1/jwks.json", Issuer: testIssuer, Audience: testAudience}},
+		{name: "HTTPOnLocalhost", cfg: auth.Config{JWKSURL: "http://localhost:1/jwks.json", Issuer: testIssuer, Audience: testAudience}},
 		{name: "ErrNoScheme", cfg: auth.Config{JWKSURL: "/etc/jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
 		{name: "ErrEmptyURL", cfg: auth.Config{Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},
 		{name: "ErrHTTPSWithoutHost", cfg: auth.Config{JWKSURL: "https:///jwks.json", Issuer: testIssuer, Audience: testAudience}, wantErr: "AUTH_JWKS_URL must be"},

@@ -1,19 +1,20 @@
 package dynamo
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 )
+
+// The client settings of the API: bounded retries and one pooled HTTP
+// client. internal/dynamo/awsconfig builds the API's client from the AWS
+// configuration with them; this package does not import that
+// configuration code, whose packages (STS, SSO and more) the local server,
+// which never needs them, would otherwise compile too.
 
 // Retry bounds. The handler has a 5 s deadline and API Gateway gives up at
 // 29 s; the SDK's DynamoDB defaults (4 attempts, throttles backing off from
@@ -21,7 +22,7 @@ import (
 // with at most 100 ms between them keep the worst case near a few hundred
 // milliseconds plus the calls themselves.
 const (
-	// MaxAttemptsPerCall is how many times NewClient's retryer sends one
+	// MaxAttemptsPerCall is how many times the API's retryer sends one
 	// DynamoDB call (the first try included).
 	MaxAttemptsPerCall = 3
 	// MaxBackoff caps every retry delay, throttles included (the SDK's
@@ -30,16 +31,13 @@ const (
 )
 
 // EndpointEnv is the SDK's own variable for a DynamoDB endpoint override
-// (DynamoDB Local in development and tests). NewClient reads nothing else.
+// (DynamoDB Local in development and tests); empty means none.
 const EndpointEnv = "AWS_ENDPOINT_URL_DYNAMODB"
 
-// httpClient is the HTTP client of every DynamoDB client this package
-// builds. The SDK's default keeps only 10 idle connections per host;
-// DynamoDB is one host, so under concurrency most requests would pay a new
-// TCP and TLS handshake. Dialing is bounded well inside the handler's
-// deadline. It stays a BuildableClient (not frozen) because the SDK must be
-// able to add AWS_CA_BUNDLE to it; the SDK then works on a copy with its own
-// pool, which is why NewClient is meant to be called once per process.
+// httpClient is the HTTP client of every DynamoDB client of the API. The
+// SDK's default keeps only 10 idle connections per host; DynamoDB is one
+// host, so under concurrency most requests would pay a new TCP and TLS
+// handshake. Dialing is bounded well inside the handler's deadline.
 var httpClient = awshttp.NewBuildableClient().
 	WithDialerOptions(func(d *net.Dialer) {
 		d.Timeout = 2 * time.Second
@@ -52,42 +50,18 @@ var httpClient = awshttp.NewBuildableClient().
 		t.TLSHandshakeTimeout = 3 * time.Second
 	})
 
-func newRetryer(maxAttempts int) aws.Retryer {
+// HTTPClient returns the HTTP client every DynamoDB client of the API uses.
+// It stays a BuildableClient (not frozen) because the SDK must be able to
+// add AWS_CA_BUNDLE to it; the SDK then works on a copy with its own pool,
+// which is why a client is meant to be built once per process.
+func HTTPClient() *awshttp.BuildableClient { return httpClient }
+
+// NewRetryer returns the API's retryer: at most maxAttempts tries (1 means
+// no retry), with the bounded back-off.
+func NewRetryer(maxAttempts int) aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
 		o.MaxAttempts = maxAttempts
 		o.MaxBackoff = MaxBackoff
 		o.BaseDelay = 25 * time.Millisecond
 	})
-}
-
-// WithMaxAttempts returns a NewClient option that makes the retryer try each
-// call at most n times (1 means no retry), keeping the bounded back-off.
-// Tests use it to cut the time spent on injected faults.
-func WithMaxAttempts(n int) func(*config.LoadOptions) error {
-	return config.WithRetryer(func() aws.Retryer { return newRetryer(n) })
-}
-
-// NewClient returns a DynamoDB client built from the default AWS
-// configuration (environment, shared files, Lambda role) with a bounded
-// retryer and a shared HTTP client; opts are applied after those defaults,
-// so they may replace them. Build it once, at init: it is safe for
-// concurrent use. When AWS_ENDPOINT_URL_DYNAMODB is set the SDK sends
-// requests there, and response checksum validation is turned off because
-// DynamoDB Local omits x-amz-crc32 on 4xx answers (aws-sdk-go-v2#3545). It
-// returns an error when the configuration cannot be loaded.
-func NewClient(ctx context.Context, opts ...func(*config.LoadOptions) error) (*dynamodb.Client, error) {
-	all := append([]func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
-		WithMaxAttempts(MaxAttemptsPerCall),
-	}, opts...)
-	cfg, err := config.LoadDefaultConfig(ctx, all...)
-	if err != nil {
-		return nil, fmt.Errorf("dynamo: load AWS config: %w", err)
-	}
-	local := os.Getenv(EndpointEnv) != ""
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if local {
-			o.DisableValidateResponseChecksum = true
-		}
-	}), nil
 }

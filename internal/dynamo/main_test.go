@@ -16,6 +16,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -58,7 +59,7 @@ func run(m *testing.M) int {
 		os.Unsetenv(k)
 	}
 
-	if client, err = dynamo.NewClient(ctx); err != nil {
+	if client, err = awsconfig.NewClient(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -363,7 +364,7 @@ func recordingClient(t *testing.T) (*dynamodb.Client, func() []string) {
 				return next.HandleInitialize(ctx, in)
 			}), middleware.Before)
 	}
-	rc, err := dynamo.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
+	rc, err := awsconfig.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/faultproxy"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -35,7 +36,7 @@ func newProxy(t *testing.T, rules ...faultproxy.Rule) *faultproxy.Proxy {
 func clientAt(t *testing.T, url string, opts ...func(*config.LoadOptions) error) *dynamo.Store {
 	t.Helper()
 	t.Setenv(dynamo.EndpointEnv, url)
-	c, err := dynamo.NewClient(context.Background(), opts...)
+	c, err := awsconfig.NewClient(context.Background(), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +69,7 @@ func TestFaultsAreUnavailable(t *testing.T) {
 		{"ConnectionReset", faultproxy.ConnectionReset, get, nil, dynamo.MaxAttemptsPerCall},
 		// Not retried by the SDK: a cancelled transaction is an answer.
 		{"TransactionThrottled", faultproxy.TransactionCanceled(faultproxy.ReasonThrottling), transact, nil, 1},
-		{"AttemptsCutByOption", faultproxy.Throttling, get, []func(*config.LoadOptions) error{dynamo.WithMaxAttempts(1)}, 1},
+		{"AttemptsCutByOption", faultproxy.Throttling, get, []func(*config.LoadOptions) error{awsconfig.WithMaxAttempts(1)}, 1},
 		// A retry bucket that cannot pay for one throttle retry (5 tokens):
 		// the SDK gives up with ratelimit.QuotaExceededError.
 		{"RetryQuotaExhausted", faultproxy.Throttling, get,

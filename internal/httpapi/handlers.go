@@ -172,7 +172,9 @@ func authenticate(ctx context.Context, auth Authenticator, h http.Header) (useri
 // authError turns a Verify error into the one the caller sees: 503 when the
 // Authenticator could not decide, else 401, with the Authenticator's own
 // message only when it is an EUNAUTHORIZED *userinfo.Error (whose message
-// is caller-safe by contract). The cause kept for the log has every copy of
+// is caller-safe by contract). The cause kept for the log is err's own
+// cause when err is a *userinfo.Error of the same code, which the new error
+// restates (the log would say it twice otherwise), and has every copy of
 // the token cut out: a verifier library's error text may quote it.
 func authError(err error, token string) error {
 	code, msg := userinfo.EUNAUTHORIZED, msgUnauthorized
@@ -182,7 +184,14 @@ func authError(err error, token string) error {
 	case userinfo.EUNAUTHORIZED:
 		msg = userinfo.ErrorMessage(err)
 	}
-	return &userinfo.Error{Code: code, Message: msg, Err: withoutSecret(err, token)}
+	cause := err
+	if e, ok := err.(*userinfo.Error); ok && e.Code == code {
+		cause = e.Err
+	}
+	if cause != nil {
+		cause = withoutSecret(cause, token)
+	}
+	return &userinfo.Error{Code: code, Message: msg, Err: cause}
 }
 
 // errDeadlineNear is the logged cause of a request refused for lack of time.

@@ -166,4 +166,3 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
-

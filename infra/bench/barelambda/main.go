@@ -1,7 +1,7 @@
 // Command barelambda is the second baseline of `make coldstart`: an
 // aws-lambda-go function that does the same DynamoDB work as the real one
 // (infra/bench/bare: GetItem, then the five-item TransactWriteItems) with the
-// same DynamoDB client as the real one (dynamo.NewClient: bounded retries,
+// same DynamoDB client as the real one (awsconfig.NewClient: bounded retries,
 // connection pool) and nothing else: no token check, no validation, no
 // logging. Hello-world shows what the runtime costs; this shows what the
 // runtime plus the SDK and DynamoDB cost, so the real function's cold start
@@ -18,11 +18,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/iam-userinfo/userinfo/infra/bench/bare"
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 func main() {
-	client, err := dynamo.NewClient(context.Background())
+	client, err := awsconfig.NewClient(context.Background())
 	if err != nil {
 		panic(err)
 	}

@@ -48,6 +48,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 const table = "iam-userinfo-coldstart"
@@ -143,7 +144,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
 		os.Setenv(k, v)
 	}
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return err
 	}

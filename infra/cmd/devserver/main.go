@@ -1,7 +1,9 @@
 // Command devserver is `make run`: it starts Amazon's DynamoDB Local, creates
-// the table, makes a local signing key and JWKS, seeds demo users and serves
-// the same handler the Lambda function runs, on 127.0.0.1. Ctrl-C or SIGTERM
-// stops everything it started, Java included.
+// the table, makes a local signing key, seeds the demo users and serves the
+// same handler the Lambda function runs, with the local JWKS beside it, on
+// 127.0.0.1. It says each step as it goes, writes the settings later
+// commands read (infra/localenv), and once ready prints the demo users and a
+// call to try. Ctrl-C or SIGTERM stops everything it started, Java included.
 package main
 
 import (
@@ -14,11 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -28,25 +32,32 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "devserver:", err)
+		fmt.Fprintln(os.Stderr, "make run:", err)
 		os.Exit(1)
 	}
 }
 
+// roles says what each demo user is there to show.
+var roles = map[string]string{
+	"alice": "a normal user: her own change succeeds",
+	"bob":   "holds bob@example.com: alice taking it answers 409",
+	"carol": "disabled: her change answers 403",
+}
+
+// run serves until ctx ends. Its progress goes to stderr, one line a step;
+// the API's JSON request log to stdout.
 func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer) error {
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	ddbPort, err := strconv.Atoi(env("DDB_PORT", "8000"))
+	say := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	// make run decides the settings from its environment and the defaults,
+	// and writes them for the commands that come after it.
+	s := localenv.FromEnvironment(getenv)
+	ddbPort, err := s.PortNumber(localenv.DDBPort)
 	if err != nil {
-		return fmt.Errorf("DDB_PORT must be a port number")
+		return err
 	}
-	port, err := strconv.Atoi(env("PORT", "3000"))
+	port, err := s.PortNumber(localenv.Port)
 	if err != nil {
-		return fmt.Errorf("PORT must be a port number")
+		return err
 	}
 	// Fail before starting Java if the API's port is taken.
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
@@ -55,41 +66,27 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	}
 	defer ln.Close()
 
-	key, err := devkeys.LoadOrCreate(env(devkeys.DirEnv, devkeys.DefaultDir))
+	key, err := s.Key()
 	if err != nil {
 		return err
 	}
+	say("starting DynamoDB Local on 127.0.0.1:%d", ddbPort)
 	ddb, err := ddblocal.Start(ctx, ddblocal.Options{Port: ddbPort, Stderr: stderr})
 	if err != nil {
 		return err
 	}
 	defer ddb.Stop()
-	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
-		if k == "AWS_ENDPOINT_URL_DYNAMODB" || getenv(k) == "" {
-			os.Setenv(k, v) // the SDK reads its own variables from the process
-		}
-	}
-
-	cfg, err := app.LoadConfig(func(name string) string {
-		switch name {
-		case "TABLE_NAME":
-			return env(name, seed.DefaultTable)
-		case "AUTH_JWKS_URL":
-			return env(name, key.JWKSURL())
-		case "AUTH_ISSUER":
-			return env(name, devkeys.DefaultIssuer)
-		case "AUTH_AUDIENCE":
-			return env(name, devkeys.DefaultAudience)
-		}
-		return getenv(name)
-	})
+	// The settings, and the environment for the rest (LOG_LEVEL, ...).
+	cfg, err := app.LoadConfig(s.Get)
 	if err != nil {
 		return err
 	}
-	client, err := dynamo.NewClient(ctx)
-	if err != nil {
-		return err
-	}
+	// A client for DynamoDB Local, configured explicitly: nothing of the
+	// developer's AWS configuration is read (nor is the SDK's configuration
+	// code compiled: a quarter less to build on a cold cache). One attempt
+	// a call: DynamoDB Local does not throttle.
+	client := ddblocal.Client(ddb.Endpoint())
+	say("creating table %s", cfg.TableName)
 	if err := dynamo.CreateTable(ctx, client, cfg.TableName); err != nil {
 		return err
 	}
@@ -97,28 +94,29 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	if err := seed.Apply(ctx, dynamo.New(client, cfg.TableName, dynamo.Options{}), demo); err != nil {
+	var names []string
+	for _, u := range demo.Users {
+		names = append(names, u.Name)
+	}
+	say("seeding the demo account %s: %s", demo.Users[0].DomainID, strings.Join(names, ", "))
+	if err := seed.Load(ctx, dynamo.New(client, cfg.TableName, dynamo.Options{}), demo); err != nil {
 		return err
 	}
-	h, err := app.New(ctx, cfg, app.NewLogger(stdout, cfg.LogLevel))
+	api, err := app.New(ctx, cfg, app.NewLogger(stdout, cfg.LogLevel), client)
 	if err != nil {
 		return err
 	}
+	say("serving the API and the local JWKS (%s) on http://127.0.0.1:%d", devkeys.JWKSPath, port)
 	// ReadTimeout too: the handler's 5 s deadline does not cover reading the
 	// body, and a client that declares a body and stalls would hold a
 	// connection forever. (In production API Gateway reads the body first.)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: withJWKS(api, key), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-
-	alice := demo.Users[0]
-	fmt.Fprintf(stderr, `ready: API on http://127.0.0.1:%d (DynamoDB Local on %s, table %s)
-try:
-  curl -i -X PUT -H 'Accept:application/json' -H 'Content-Type:application/json;charset=utf8' \
-    -H "X-Auth-Token:$(make -s token USER=%s DOMAIN=%s)" \
-    -d '{"user":{"areacode":"0086","phone":"18292010816","email":"abcdefg@123.com"}}' \
-    http://127.0.0.1:%d/v3.0/OS-USER/users/%s/info
-`, port, ddb.Endpoint(), cfg.TableName, alice.ID, alice.DomainID, port, alice.ID)
+	if err := localenv.Write(s.Values()); err != nil {
+		return err
+	}
+	printReady(stderr, s, ddb.Endpoint(), demo)
 
 	select {
 	case err := <-errc:
@@ -126,9 +124,42 @@ try:
 			return err
 		}
 	case <-ctx.Done():
-		fmt.Fprintln(stderr, "stopping")
+		say("stopping the API and DynamoDB Local")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// withJWKS serves the local key's JWKS at devkeys.JWKSPath, the issuer's
+// part, and everything else with api. Not an http.ServeMux: it would clean
+// and redirect odd paths the API must answer itself, as it does in Lambda.
+func withJWKS(api http.Handler, key *devkeys.Key) http.Handler {
+	jwks := key.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == devkeys.JWKSPath {
+			jwks.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// printReady says where everything is, who the demo users are with a token
+// command for each, and a first call to try.
+func printReady(w io.Writer, s *localenv.Settings, ddbEndpoint string, demo seed.Data) {
+	base := "http://127.0.0.1:" + s.Get(localenv.Port)
+	fmt.Fprintf(w, "ready: the API on %s (DynamoDB Local on %s, table %s); later commands read %s; Ctrl-C stops everything\n",
+		base, strings.TrimPrefix(ddbEndpoint, "http://"), s.Get(localenv.Table), localenv.File)
+	fmt.Fprintf(w, "demo users (account %s):\n", demo.Users[0].DomainID)
+	for _, u := range demo.Users {
+		fmt.Fprintf(w, "  %-6s %s  %-52s TOKEN=$(make -s token USER=%s)\n", u.Name, u.ID, roles[u.Name], u.Name)
+	}
+	alice := demo.Users[0]
+	fmt.Fprintf(w, `try it (README.md, "Try it", has four more calls):
+  TOKEN=$(make -s token USER=%s)
+  curl -i -X PUT %s/v3.0/OS-USER/users/%s/info \
+    -H 'Content-Type: application/json;charset=utf8' -H "X-Auth-Token: $TOKEN" \
+    -d '{"user":{"areacode":"0086","phone":"18292010816","email":"abcdefg@123.com"}}'
+`, alice.Name, base, alice.ID)
 }

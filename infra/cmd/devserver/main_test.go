@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
-
+	"github.com/iam-userinfo/userinfo/infra/localenv"
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
@@ -25,16 +30,16 @@ func freePort(t *testing.T) int {
 }
 
 // TestRunServesSeededDemoAndStopsEverything is `make run` end to end: the
-// real program starts DynamoDB Local, seeds the demo users and serves the
-// API; the curl it prints works; cancelling it (what SIGINT/SIGTERM do)
-// stops the API and Java.
+// real program says each step as it goes, starts DynamoDB Local, seeds the
+// demo users, serves the API and the local JWKS, writes the settings later
+// commands read, and prints the demo users and a call to try; the call
+// works; cancelling it (what SIGINT/SIGTERM do) stops the API and Java.
 func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	ddbPort, port := freePort(t), freePort(t)
-	keys := t.TempDir()
+	t.Chdir(workDir(t))
 	env := map[string]string{
 		"DDB_PORT": strconv.Itoa(ddbPort),
 		"PORT":     strconv.Itoa(port),
-		"KEYS_DIR": keys,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -43,7 +48,8 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	go func() { done <- run(ctx, func(k string) string { return env[k] }, stdout, stderr) }()
 
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(stderr.String(), "ready:") {
+	// The call to try is the last thing printed, in one write.
+	for !strings.Contains(stderr.String(), "X-Auth-Token") {
 		select {
 		case err := <-done:
 			t.Fatalf("run returned before ready: %v\n%s", err, stderr.String())
@@ -54,12 +60,58 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ready := stderr.String()
+	out := stderr.String()
 	const alice = "0638848aa7801dbe1f01c01e92b95df7"
-	for _, want := range []string{"http://127.0.0.1:" + strconv.Itoa(port), "curl -i -X PUT", "X-Auth-Token:", "/v3.0/OS-USER/users/" + alice + "/info", "make -s token USER=" + alice} {
-		if !strings.Contains(ready, want) {
-			t.Errorf("the ready line lacks %q:\n%s", want, ready)
+	api := "http://127.0.0.1:" + strconv.Itoa(port)
+	// One line per step, in order, then the demo users and the call.
+	steps := []string{
+		"starting DynamoDB Local on 127.0.0.1:" + strconv.Itoa(ddbPort),
+		"creating table iam-userinfo-local",
+		"seeding the demo account d-demo: alice, bob, carol",
+		"serving the API and the local JWKS (/.well-known/jwks.json) on " + api,
+		"ready: the API on " + api,
+		"alice  " + alice + "  a normal user",
+		"bob    7a1c2b3d4e5f60718293a4b5c6d7e8f9  holds bob@example.com",
+		"carol  0f1e2d3c4b5a69788796a5b4c3d2e1f0  disabled",
+		"TOKEN=$(make -s token USER=carol)",
+		"curl -i -X PUT " + api + "/v3.0/OS-USER/users/" + alice + "/info",
+	}
+	at := 0
+	for _, want := range steps {
+		i := strings.Index(out[at:], want)
+		if i < 0 {
+			t.Fatalf("the output lacks %q after what came before:\n%s", want, out)
 		}
+		at += i + len(want)
+	}
+	for u := range roles {
+		if !strings.Contains(out, "TOKEN=$(make -s token USER="+u+")") {
+			t.Errorf("no token command for %s", u)
+		}
+	}
+
+	// The settings later commands read.
+	s, err := localenv.Load(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		localenv.DDBPort: strconv.Itoa(ddbPort), localenv.Port: strconv.Itoa(port),
+		localenv.JWKSURL: api + devkeys.JWKSPath, localenv.KeysDir: devkeys.DefaultDir,
+	} {
+		if got := s.Get(name); got != want {
+			t.Errorf("%s: %s = %q, want %q", localenv.File, name, got, want)
+		}
+	}
+	keys := devkeys.DefaultDir
+	res, err := http.Get(api + devkeys.JWKSPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(jwks), `"keys"`) {
+		t.Errorf("GET %s: %d %s, want the JWKS", devkeys.JWKSPath, res.StatusCode, jwks)
 	}
 
 	key, err := devkeys.LoadOrCreate(keys) // the key run made
@@ -100,12 +152,37 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30 s of cancellation")
 	}
+	if !strings.Contains(stderr.String(), "stopping the API and DynamoDB Local") {
+		t.Errorf("it did not say it was stopping:\n%s", stderr.String())
+	}
 	for _, p := range []int{port, ddbPort} {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second); err == nil {
 			c.Close()
 			t.Errorf("port %d still accepts connections after stop", p)
 		}
 	}
+}
+
+// workDir returns a fresh working directory for make run, removed after
+// the test: inside the repository's .cache, so that it still finds the
+// module (and DynamoDB Local) from there, and writes its settings and keys
+// there rather than next to this test.
+func workDir(t *testing.T) string {
+	t.Helper()
+	root, err := proc.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := filepath.Join(root, ".cache", "tmp")
+	if err := os.MkdirAll(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp(base, "devserver-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 func TestRunRejectsBadPorts(t *testing.T) {
@@ -116,8 +193,23 @@ func TestRunRejectsBadPorts(t *testing.T) {
 			}
 			return ""
 		}, &tailbuf.Buffer{}, &tailbuf.Buffer{})
-		if err == nil || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s=eighty: err = %v, want one naming %s", name, err, name)
+		if want := name + ` set in the environment is "eighty", not a port number`; err == nil || err.Error() != want {
+			t.Errorf("%s=eighty: err = %v, want %q", name, err, want)
+		}
+	}
+}
+
+// TestLeanBuild: make run's server does not compile the SDK's configuration
+// code (STS, SSO, shared files...), a quarter of a cold build; it reaches
+// DynamoDB Local with a client configured explicitly.
+func TestLeanBuild(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/config") || strings.Contains(pkg, "/service/sts") {
+			t.Errorf("the server depends on %s", pkg)
 		}
 	}
 }

@@ -45,6 +45,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/load"
 	"github.com/iam-userinfo/userinfo/infra/localapi"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 const table = "iam-userinfo-e2ebench"
@@ -159,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
 		os.Setenv(k, v)
 	}
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return err
 	}

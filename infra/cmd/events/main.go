@@ -1,7 +1,8 @@
 // Command events is `make events`: it renders the sample events of events/
 // into .local/events (git-ignored) with fresh tokens from the local signing
-// key, for `sam local invoke -e .local/events/<name>.json`. Tokens live
-// sampleevents.Lifetime; run it again when they have expired.
+// key (make run's: infra/localenv), for `sam local invoke -e
+// .local/events/<name>.json`. Tokens live sampleevents.Lifetime; run it
+// again when they have expired.
 package main
 
 import (
@@ -10,7 +11,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
 )
 
@@ -23,21 +24,21 @@ func main() {
 
 func run(args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("events", flag.ContinueOnError)
-	src := fs.String("src", "events", "the sample events, with placeholders")
-	dst := fs.String("dst", ".local/events", "where the rendered events go")
+	src := fs.String("src", sampleevents.SourceDir, "the sample events, with placeholders")
+	dst := fs.String("dst", sampleevents.RenderedDir, "where the rendered events go")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dir := getenv(devkeys.DirEnv)
-	if dir == "" {
-		dir = devkeys.DefaultDir
-	}
-	key, err := devkeys.LoadOrCreate(dir)
+	s, err := localenv.Load(getenv)
 	if err != nil {
 		return err
 	}
-	// The same issuer and audience the local server and make invoke use.
-	tokens, err := sampleevents.DemoTokens(key, getenv("AUTH_ISSUER"), getenv("AUTH_AUDIENCE"))
+	key, err := s.Key()
+	if err != nil {
+		return err
+	}
+	// The same key, issuer and audience make run and make invoke use.
+	tokens, err := sampleevents.DemoTokens(key, s.Get(localenv.Issuer), s.Get(localenv.Audience))
 	if err != nil {
 		return err
 	}

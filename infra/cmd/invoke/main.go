@@ -1,9 +1,11 @@
 // Command invoke is `make invoke EVENT=events/<name>.json`: it runs the
 // real Lambda bootstrap under the AWS Lambda Runtime Interface Emulator
-// (what `sam local invoke` runs inside its container), against the local
-// DynamoDB that `make run` started, or one of its own when none answers on
-// DDB_PORT. It sends the event, prints the proxy response on stdout (logs go
-// to stderr), and stops everything it started.
+// (what `sam local invoke` runs inside its container), against the
+// DynamoDB Local, table and keys of the running make run, found through its
+// settings (infra/localenv). It renders the event's placeholders, sends it,
+// prints the proxy response on stdout (logs go to stderr), and stops the
+// emulator. Without a DynamoDB Local where the settings say, it says so and
+// starts nothing.
 package main
 
 import (
@@ -14,21 +16,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
-	"strconv"
+	"path/filepath"
 	"syscall"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
-	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/rie"
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
-	"github.com/iam-userinfo/userinfo/infra/seed"
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
 func main() {
@@ -51,47 +48,31 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *eventPath == "" {
 		return errors.New("usage: make invoke EVENT=events/<name>.json")
 	}
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	key, err := devkeys.LoadOrCreate(env(devkeys.DirEnv, devkeys.DefaultDir))
+	s, err := localenv.Load(getenv)
 	if err != nil {
 		return err
 	}
-	raw, err := os.ReadFile(*eventPath)
+	key, err := s.Key()
 	if err != nil {
 		return err
 	}
-	tokens, err := sampleevents.DemoTokens(key, getenv("AUTH_ISSUER"), getenv("AUTH_AUDIENCE"))
+	tpl, err := readEvent(*eventPath, stderr)
 	if err != nil {
 		return err
 	}
-	event, err := sampleevents.Render(raw, tokens)
+	tokens, err := sampleevents.DemoTokens(key, s.Get(localenv.Issuer), s.Get(localenv.Audience))
+	if err != nil {
+		return err
+	}
+	event, err := sampleevents.Render(tpl, tokens)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *eventPath, err)
 	}
-
-	table := env("TABLE_NAME", seed.DefaultTable)
-	endpoint, stopDB, err := localDynamoDB(ctx, env("DDB_PORT", "8000"), table, stderr)
+	endpoint, err := s.DynamoDB(ctx)
 	if err != nil {
 		return err
 	}
-	defer stopDB()
-
-	fnEnv := ddblocal.ClientEnv(endpoint)
-	fnEnv["TABLE_NAME"] = table
-	fnEnv["AUTH_JWKS_URL"] = env("AUTH_JWKS_URL", key.JWKSURL())
-	fnEnv["AUTH_ISSUER"] = env("AUTH_ISSUER", devkeys.DefaultIssuer)
-	fnEnv["AUTH_AUDIENCE"] = env("AUTH_AUDIENCE", devkeys.DefaultAudience)
-	for _, name := range []string{"LOG_LEVEL", "AUDIT_RETENTION_DAYS"} {
-		if v := getenv(name); v != "" {
-			fnEnv[name] = v
-		}
-	}
-	emu, err := rie.Start(ctx, rie.Options{RIE: *rieBin, Bootstrap: *bootstrap, Env: fnEnv, Stdout: stderr, Stderr: stderr})
+	emu, err := rie.Start(ctx, rie.Options{RIE: *rieBin, Bootstrap: *bootstrap, Env: functionEnv(s, endpoint, getenv), Stdout: stderr, Stderr: stderr})
 	if err != nil {
 		return err
 	}
@@ -109,43 +90,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
-// localDynamoDB returns the endpoint of the DynamoDB Local answering on
-// 127.0.0.1:port, or of one it starts when none does, with the table
-// present: created and seeded with the demo users when missing, as make
-// run would. The returned func stops what was started.
-func localDynamoDB(ctx context.Context, port, table string, stderr io.Writer) (string, func(), error) {
-	if _, err := strconv.Atoi(port); err != nil {
-		return "", nil, errors.New("DDB_PORT must be a port number")
+// functionEnv is the function's whole environment: make run's DynamoDB
+// Local, table and issuer, with the optional variables passed on.
+func functionEnv(s *localenv.Settings, endpoint string, getenv func(string) string) map[string]string {
+	env := ddblocal.ClientEnv(endpoint)
+	for _, name := range []string{localenv.Table, localenv.JWKSURL, localenv.Issuer, localenv.Audience} {
+		env[name] = s.Get(name)
 	}
-	endpoint, stop := "http://127.0.0.1:"+port, func() {}
-	if !ddblocal.Answers(ctx, endpoint) {
-		fmt.Fprintf(stderr, "invoke: no DynamoDB Local on port %s (make run starts one); starting one\n", port)
-		in, err := ddblocal.Start(ctx, ddblocal.Options{Stderr: stderr})
-		if err != nil {
-			return "", nil, err
+	for _, name := range []string{"LOG_LEVEL", "AUDIT_RETENTION_DAYS"} {
+		if v := getenv(name); v != "" {
+			env[name] = v
 		}
-		endpoint, stop = in.Endpoint(), func() { _ = in.Stop() }
 	}
-	client := ddblocal.Client(endpoint)
-	_, err := client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
-	var missing *types.ResourceNotFoundException
-	if errors.As(err, &missing) {
-		err = createAndSeed(ctx, client, table)
-	}
-	if err != nil {
-		stop()
-		return "", nil, fmt.Errorf("table %s on %s: %w", table, endpoint, err)
-	}
-	return endpoint, stop, nil
+	return env
 }
 
-func createAndSeed(ctx context.Context, client *dynamodb.Client, table string) error {
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
-		return err
+// readEvent returns the event at path. A rendered event that make events
+// has not written yet is rendered from its sample instead, which the
+// caller does to every event anyway.
+func readEvent(path string, stderr io.Writer) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if !errors.Is(err, fs.ErrNotExist) || filepath.Clean(filepath.Dir(path)) != sampleevents.RenderedDir {
+		return raw, err
 	}
-	demo, err := seed.Demo()
-	if err != nil {
-		return err
+	sample := filepath.Join(sampleevents.SourceDir, filepath.Base(path))
+	raw, serr := os.ReadFile(sample)
+	if serr != nil {
+		return nil, fmt.Errorf("%w, and there is no %s to render it from (the samples are %s/*.json)", err, sample, sampleevents.SourceDir)
 	}
-	return seed.Apply(ctx, dynamo.New(client, table, dynamo.Options{}), demo)
+	fmt.Fprintf(stderr, "invoke: %s is not rendered (make events renders them all); rendering %s\n", path, sample)
+	return raw, nil
 }

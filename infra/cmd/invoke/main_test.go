@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,8 +16,27 @@ import (
 	"testing"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/devkeys"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
+	"github.com/iam-userinfo/userinfo/infra/once"
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/rie"
+	"github.com/iam-userinfo/userinfo/infra/samlocal"
+	"github.com/iam-userinfo/userinfo/infra/sampleevents"
+	"github.com/iam-userinfo/userinfo/infra/samtemplate"
+	"github.com/iam-userinfo/userinfo/infra/seed"
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
+
+// root is the repository; the tests change the working directory, so it is
+// absolute.
+var root = func() string {
+	r, err := proc.ModuleRoot()
+	if err != nil {
+		panic(err)
+	}
+	return r
+}()
 
 // bootstrap builds the function once for the tests of this package.
 var bootstrap = sync.OnceValues(func() (string, error) {
@@ -24,20 +45,14 @@ var bootstrap = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "../../../functions/userinfo")
+	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./functions/userinfo")
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", &buildError{err, string(out)}
+		return "", fmt.Errorf("%v\n%s", err, out)
 	}
 	return bin, nil
 })
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -47,81 +62,243 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) int {
+// localRun is what make run leaves for later commands: DynamoDB Local with
+// the table and the demo users, the local key's JWKS served over http on
+// loopback, and the settings file naming them, in a working directory of
+// the test's own.
+type localRun struct {
+	ddb      *ddblocal.Instance
+	jwksPort int
+	key      *devkeys.Key
+}
+
+func startLocalRun(t *testing.T) *localRun {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx := context.Background()
+	in, err := ddblocal.Start(ctx, ddblocal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { _ = in.Stop() })
+	client := ddblocal.Client(in.Endpoint())
+	if err := dynamo.CreateTable(ctx, client, localenv.DefaultTable); err != nil {
+		t.Fatal(err)
+	}
+	demo, err := seed.Demo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seed.Load(ctx, dynamo.New(client, localenv.DefaultTable, dynamo.Options{}), demo); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	key, err := devkeys.LoadOrCreate(devkeys.DefaultDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// make run serves the JWKS beside the API; here beside nothing.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: key.Handler()}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	r := &localRun{ddb: in, jwksPort: ln.Addr().(*net.TCPAddr).Port, key: key}
+	settings := localenv.FromEnvironment(func(k string) string {
+		switch k {
+		case localenv.DDBPort:
+			return strconv.Itoa(in.Port())
+		case localenv.Port:
+			return strconv.Itoa(r.jwksPort)
+		}
+		return ""
+	})
+	if err := localenv.Write(settings.Values()); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
-// invoke runs the command as make invoke does, with env as its whole
-// environment, and returns the proxy response and the log.
-func invoke(t *testing.T, env map[string]string, event string) (status int, log string) {
+// invoke runs make invoke's command with an empty environment (everything
+// comes from the settings file) and returns the status and the log.
+func invoke(t *testing.T, event string) (status int, log string) {
 	t.Helper()
-	if _, err := rie.Find(""); err != nil {
+	bin, err := bootstrap()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	if err := run(context.Background(), []string{"-event", event, "-bootstrap", bin, "-rie", rieBin(t)},
+		func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	return statusOf(t, []byte(stdout.String())), stderr.String()
+}
+
+func rieBin(t *testing.T) string {
+	t.Helper()
+	p, err := rie.Find(filepath.Join(root, "bin", "aws-lambda-rie"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func statusOf(t *testing.T, response []byte) int {
+	t.Helper()
+	var r struct {
+		StatusCode int `json:"statusCode"`
+	}
+	if err := json.Unmarshal(response, &r); err != nil || r.StatusCode == 0 {
+		t.Fatalf("%q is not a proxy response: %v", response, err)
+	}
+	return r.StatusCode
+}
+
+// TestUsesMakeRunsDynamoDB: with nothing but the settings file, make invoke
+// finds make run's DynamoDB Local, table and key; it starts no DynamoDB of
+// its own and leaves nothing running.
+func TestUsesMakeRunsDynamoDB(t *testing.T) {
+	r := startLocalRun(t)
+	status, log := invoke(t, filepath.Join(root, "events", "other-user-token.json"))
+	if status != http.StatusForbidden {
+		t.Fatalf("status %d, want 403\n%s", status, log)
+	}
+	if kids := children(t); len(kids) != 1 { // the test's own DynamoDB Local
+		t.Errorf("processes left running: %v", kids)
+	}
+	if !ddblocal.Answers(context.Background(), r.ddb.Endpoint()) {
+		t.Error("make run's DynamoDB Local was stopped")
+	}
+}
+
+// TestNoDynamoDB: where the settings say, nothing answers: one line that
+// says so and what to do, and nothing started.
+func TestNoDynamoDB(t *testing.T) {
+	t.Chdir(t.TempDir())
+	port, err := proc.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := localenv.FromEnvironment(func(k string) string {
+		if k == localenv.DDBPort {
+			return strconv.Itoa(port)
+		}
+		return ""
+	})
+	if err := localenv.Write(s.Values()); err != nil {
+		t.Fatal(err)
+	}
+	err = run(context.Background(), []string{"-event", filepath.Join(root, "events", "success.json"), "-bootstrap", "unused"},
+		func(string) string { return "" }, &strings.Builder{}, &strings.Builder{})
+	want := fmt.Sprintf("no DynamoDB Local answers on 127.0.0.1:%d (DDB_PORT from %s): start make run in another terminal first", port, localenv.File)
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("processes started: %v", kids)
+	}
+}
+
+// TestRendersAnEventNotYetRendered: make invoke EVENT=.local/events/x.json
+// before make events renders events/x.json itself.
+func TestRendersAnEventNotYetRendered(t *testing.T) {
+	startLocalRun(t)
+	if err := os.Symlink(filepath.Join(root, "events"), "events"); err != nil {
+		t.Fatal(err)
+	}
+	status, log := invoke(t, ".local/events/wrong-method.json")
+	if status != http.StatusMethodNotAllowed {
+		t.Fatalf("status %d, want 405\n%s", status, log)
+	}
+	if !strings.Contains(log, "rendering events/wrong-method.json") {
+		t.Errorf("the log does not say what it rendered:\n%s", log)
+	}
+	err := run(context.Background(), []string{"-event", ".local/events/no-such.json", "-bootstrap", "unused"},
+		func(string) string { return "" }, &strings.Builder{}, &strings.Builder{})
+	if err == nil || !strings.Contains(err.Error(), "no events/no-such.json to render it from") || once.Repeated(err.Error()) != nil {
+		t.Errorf("err = %v, want one naming the missing sample once", err)
+	}
+}
+
+// TestSAMLocalInvokeMatchesMakeInvoke: every sample event in events/, run
+// under aws-lambda-rie with exactly the environment `sam local invoke
+// --env-vars events/env.json` hands the container (infra/samlocal: the
+// template's variables overridden by env.json, SAM's AWS variables, nothing
+// of this test's shell), gets the status make invoke gets. env.json names
+// make run's default ports (8000, 3000), which other programs may hold
+// here: the one change made to it is those two ports, replaced by this
+// test's.
+func TestSAMLocalInvokeMatchesMakeInvoke(t *testing.T) {
+	r := startLocalRun(t)
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns := tpl.Resources("AWS::Serverless::Function")
+	if len(fns) != 1 {
+		t.Fatalf("%d functions in the template, want 1", len(fns))
+	}
+	raw, err := os.ReadFile(filepath.Join(root, "events", sampleevents.EnvFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := strings.NewReplacer(
+		"127.0.0.1:8000", "127.0.0.1:"+strconv.Itoa(r.ddb.Port()),
+		"127.0.0.1:3000", "127.0.0.1:"+strconv.Itoa(r.jwksPort),
+	).Replace(string(raw))
+	if envFile == string(raw) {
+		t.Fatal("env.json names neither 127.0.0.1:8000 nor 127.0.0.1:3000")
+	}
+	samEnv, err := samlocal.Env(tpl, fns[0].ID, []byte(envFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the developer runs first: make events, then sam local invoke
+	// -e .local/events/<name>.json.
+	tokens, err := sampleevents.DemoTokens(r.key, samEnv["AUTH_ISSUER"], samEnv["AUTH_AUDIENCE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rendered, err := sampleevents.RenderDir(filepath.Join(root, "events"), sampleevents.RenderedDir, tokens)
+	if err != nil {
 		t.Fatal(err)
 	}
 	bin, err := bootstrap()
 	if err != nil {
 		t.Fatal(err)
 	}
-	env["KEYS_DIR"] = t.TempDir()
-	var stdout, stderr strings.Builder
-	err = run(context.Background(), []string{"-event", "../../../events/" + event, "-bootstrap", bin},
-		func(k string) string { return env[k] }, &stdout, &stderr)
-	if err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
+	for _, path := range rendered {
+		name := filepath.Base(path)
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			want, log := invoke(t, filepath.Join(root, "events", name))
+			if want >= 500 {
+				t.Fatalf("make invoke: %d\n%s", want, log)
+			}
+			event, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A fresh emulator per event, as sam local invoke starts a
+			// fresh container.
+			logs := &strings.Builder{}
+			emu, err := rie.Start(t.Context(), rie.Options{RIE: rieBin(t), Bootstrap: bin, Env: samEnv, Stdout: logs, Stderr: logs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer emu.Stop()
+			out, err := emu.Invoke(t.Context(), event)
+			if err != nil {
+				t.Fatalf("invoke: %v\n%s", err, logs)
+			}
+			if got := statusOf(t, out); got != want {
+				t.Errorf("sam local invoke's environment: %d, make invoke: %d\n%s", got, want, logs)
+			}
+		})
 	}
-	var r struct {
-		StatusCode int `json:"statusCode"`
-	}
-	if err := json.Unmarshal([]byte(stdout.String()), &r); err != nil {
-		t.Fatalf("stdout %q is not the proxy response: %v", stdout.String(), err)
-	}
-	return r.StatusCode, stderr.String()
-}
-
-// TestStartsItsOwnDynamoDB: with nothing on DDB_PORT, it starts DynamoDB
-// Local, creates and seeds the table, and stops everything it started.
-func TestStartsItsOwnDynamoDB(t *testing.T) {
-	status, log := invoke(t, map[string]string{"DDB_PORT": strconv.Itoa(freePort(t))}, "success.json")
-	if status != 204 {
-		t.Fatalf("status %d, want 204 from the seeded table\n%s", status, log)
-	}
-	if !strings.Contains(log, "starting one") {
-		t.Errorf("the log does not say it started DynamoDB Local:\n%s", log)
-	}
-	if kids := children(t); len(kids) != 0 {
-		t.Errorf("processes left running: %v", kids)
-	}
-}
-
-// TestUsesTheRunningDynamoDB: with a DynamoDB Local on DDB_PORT (make run's),
-// it uses that one, and leaves it running.
-func TestUsesTheRunningDynamoDB(t *testing.T) {
-	in, err := ddblocal.Start(context.Background(), ddblocal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Stop()
-	env := map[string]string{"DDB_PORT": strconv.Itoa(in.Port()), "TABLE_NAME": "invoke-test"}
-	status, log := invoke(t, env, "other-user-token.json")
-	if status != 403 {
-		t.Fatalf("status %d, want 403\n%s", status, log)
-	}
-	if strings.Contains(log, "starting one") {
-		t.Errorf("it started a DynamoDB Local although one was running:\n%s", log)
-	}
-	// The table it created and seeded is in the running instance.
-	if !ddblocal.Answers(context.Background(), in.Endpoint()) {
-		t.Fatal("the running DynamoDB Local was stopped")
-	}
-	out, err := ddblocal.Client(in.Endpoint()).ListTables(t.Context(), nil)
-	if err != nil || len(out.TableNames) != 1 || out.TableNames[0] != "invoke-test" {
-		t.Errorf("tables %v (%v), want invoke-test", out, err)
+	if len(rendered) < 2 {
+		t.Errorf("%d sample events, want them all", len(rendered))
 	}
 }
 

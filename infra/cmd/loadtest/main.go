@@ -22,6 +22,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/localapi"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
 func main() {
@@ -91,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	const table = "iam-userinfo-load"
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@ import (
 	"os"
 
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if *table == "" {
 		return errors.New("usage: rekey -table <name> [-dry-run] (or set TABLE_NAME)")
 	}
-	client, err := dynamo.NewClient(ctx)
+	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
 		os.Setenv(k, v)
 	}
-	if client, err = dynamo.NewClient(context.Background()); err != nil {
+	if client, err = awsconfig.NewClient(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

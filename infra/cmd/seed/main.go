@@ -1,62 +1,60 @@
-// Command seed upserts users and accounts from a JSON file into the local
-// table that `make run` serves: `make seed FILE=users.json`.
+// Command seed is `make seed FILE=users.json`: it checks every entry of the
+// file against the API's rules, the rest of the file and the running local
+// table, and writes the accounts and users only when nothing is wrong. It
+// finds the table where make run's settings (infra/localenv) say.
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv); err != nil {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "seed:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	file := fs.String("file", "", "JSON file: an array of users, or {\"accounts\": [...], \"users\": [...]}")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *file == "" {
-		return fmt.Errorf("usage: make seed FILE=users.json")
+		return errors.New("usage: make seed FILE=users.json")
 	}
-	f, err := os.Open(*file)
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		return err // names the file
+	}
+	data, err := seed.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	s, err := localenv.Load(getenv)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	data, err := seed.Parse(f)
+	endpoint, err := s.DynamoDB(ctx)
 	if err != nil {
 		return err
 	}
-	port, table := getenv("DDB_PORT"), getenv("TABLE_NAME")
-	if port == "" {
-		port = "8000"
+	table := s.Get(localenv.Table)
+	if err := seed.Load(ctx, dynamo.New(ddblocal.Client(endpoint), table, dynamo.Options{}), data); err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
 	}
-	if table == "" {
-		table = seed.DefaultTable
-	}
-	for k, v := range ddblocal.ClientEnv("http://127.0.0.1:" + port) {
-		if getenv(k) == "" {
-			os.Setenv(k, v)
-		}
-	}
-	client, err := dynamo.NewClient(ctx)
-	if err != nil {
-		return err
-	}
-	if err := seed.Apply(ctx, dynamo.New(client, table, dynamo.Options{}), data); err != nil {
-		return fmt.Errorf("%w (is `make run` running on DDB_PORT=%s?)", err, port)
-	}
-	fmt.Printf("seeded %d accounts and %d users into %s\n", len(data.Accounts), len(data.Users), table)
-	return nil
+	_, err = fmt.Fprintf(stdout, "seeded %d accounts and %d users from %s into %s\n", len(data.Accounts), len(data.Users), *file, table)
+	return err
 }
