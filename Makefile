@@ -20,6 +20,10 @@ GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags '-s -w'
 # clone builds nothing again).
 GO_TOOL := CGO_ENABLED=0 go
 GOFLAGS_TOOLS := -trimpath
+# tool runs a local tool: built into bin/ (nothing when up to date) and run
+# from there, since go run would add its own "exit status 1" to the tool's
+# error.
+tool = $(GO_TOOL) build $(GOFLAGS_TOOLS) -o $(BIN)/$(1) ./infra/cmd/$(1) && $(BIN)/$(1)
 # The architecture of local runs (make invoke): this machine's.
 LOCAL_ARCH := $(shell go env GOARCH 2>/dev/null || echo amd64)
 
@@ -105,13 +109,13 @@ devserver:
 .PHONY: seed
 seed: ## Check a seed file, then add its users and accounts to make run's table, all or nothing: make seed FILE=users.json
 	@test -n "$(FILE)" || { echo "usage: make seed FILE=users.json" >&2; exit 1; }
-	@$(GO_TOOL) run $(GOFLAGS_TOOLS) ./infra/cmd/seed -file "$(FILE)"
+	@$(call tool,seed) -file "$(FILE)"
 
 # USER is also the login name in most shells: insist it comes from the command line.
 .PHONY: token
 token: ## Print a token from make run's local key: make token USER=alice (bob, carol, or a user id) [DOMAIN=<id>]
 	@test "$(origin USER)" = "command line" || { echo "usage: make token USER=<alice, bob, carol or a user id> [DOMAIN=<id>]" >&2; exit 1; }
-	@$(GO_TOOL) run $(GOFLAGS_TOOLS) ./infra/cmd/token -user "$(USER)" $(if $(DOMAIN),-domain "$(DOMAIN)")
+	@$(call tool,token) -user "$(USER)" $(if $(DOMAIN),-domain "$(DOMAIN)")
 
 .PHONY: build
 build: ## Build both functions' bootstrap into bin/arm64 (deployed) and bin/amd64 (local runs).
@@ -137,14 +141,14 @@ build-NotifierFunction:
 
 .PHONY: events
 events: ## Render events/*.json with fresh tokens from make run's key into .local/events (for sam local invoke -e).
-	@$(GO_TOOL) run $(GOFLAGS_TOOLS) ./infra/cmd/events -src events -dst .local/events
+	@$(call tool,events) -src events -dst .local/events
 
 # Against make run's DynamoDB Local, table and key (.local/settings.env); the
 # response on stdout, logs on stderr.
 .PHONY: invoke
 invoke: check-tools $(BIN)/aws-lambda-rie build-local ## Run the real Lambda binary on an event under aws-lambda-rie, against make run: make invoke EVENT=events/success.json
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<name>.json" >&2; exit 1; }
-	@$(GO_TOOL) run $(GOFLAGS_TOOLS) ./infra/cmd/invoke -event "$(EVENT)" -bootstrap $(BIN)/$(LOCAL_ARCH)/bootstrap -rie $(BIN)/aws-lambda-rie
+	@$(call tool,invoke) -event "$(EVENT)" -bootstrap $(BIN)/$(LOCAL_ARCH)/bootstrap -rie $(BIN)/aws-lambda-rie
 
 # cfn-lint, and the SAM translator it brings, which infra/samtemplate's
 # tests run to see the CloudFormation a deploy would create.
