@@ -236,10 +236,6 @@ func TestSAMLocalInvokeMatchesMakeInvoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fns := tpl.Resources("AWS::Serverless::Function")
-	if len(fns) != 1 {
-		t.Fatalf("%d functions in the template, want 1", len(fns))
-	}
 	raw, err := os.ReadFile(filepath.Join(root, "events", sampleevents.EnvFile))
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +247,7 @@ func TestSAMLocalInvokeMatchesMakeInvoke(t *testing.T) {
 	if envFile == string(raw) {
 		t.Fatal("env.json names neither 127.0.0.1:8000 nor 127.0.0.1:3000")
 	}
-	samEnv, err := samlocal.Env(tpl, fns[0].ID, []byte(envFile))
+	samEnv, err := samlocal.Env(tpl, "UserInfoFunction", []byte(envFile)) // the API; events/notifier is the notifier's
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +266,10 @@ func TestSAMLocalInvokeMatchesMakeInvoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, path := range rendered {
-		name := filepath.Base(path)
+		name, err := filepath.Rel(sampleevents.RenderedDir, path)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
 			want, log := invoke(t, filepath.Join(root, "events", name))
 			if want >= 500 {
