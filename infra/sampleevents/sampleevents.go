@@ -4,7 +4,7 @@
 // developer would then get 401 where the event promises 204. The files
 // therefore hold placeholders, replaced when the events are used:
 //
-//	{{token NAME}}              a token for the demo user NAME (alice, bob, carol)
+//	{{token NAME}}              a token for the demo user NAME (alice, bob, carol, dave)
 //	{{token NAME expired}}      the same, expired an hour ago
 //	{{oversized-body N}}        a JSON body of N bytes, escaped to sit in the
 //	                            event's body string, for the 413 event

@@ -3,6 +3,7 @@ package seed_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -222,8 +223,9 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-// TestDemo: the demo data make run seeds passes the checks, with one
-// account, two enabled users and one disabled user.
+// TestDemo: the demo data make run seeds passes the checks: an account as
+// the reference has it (two enabled users, one disabled) and one that
+// verifies changes (one user).
 func TestDemo(t *testing.T) {
 	d, err := seed.Demo()
 	if err != nil {
@@ -232,15 +234,22 @@ func TestDemo(t *testing.T) {
 	if err := seed.Check(context.Background(), &table{}, d); err != nil {
 		t.Fatal(err)
 	}
-	enabled, disabled := 0, 0
-	for _, u := range d.Users {
-		if u.Enabled == nil || *u.Enabled {
-			enabled++
-		} else {
-			disabled++
-		}
+	verifies := map[string]bool{}
+	for _, a := range d.Accounts {
+		verifies[a.DomainID] = a.VerifyChanges != nil && *a.VerifyChanges
 	}
-	if len(d.Accounts) != 1 || enabled != 2 || disabled != 1 {
-		t.Errorf("demo: %d accounts, %d enabled, %d disabled; want 1, 2, 1", len(d.Accounts), enabled, disabled)
+	type count struct{ enabled, disabled int }
+	got := map[bool]count{}
+	for _, u := range d.Users {
+		c := got[verifies[u.DomainID]]
+		if u.Enabled == nil || *u.Enabled {
+			c.enabled++
+		} else {
+			c.disabled++
+		}
+		got[verifies[u.DomainID]] = c
+	}
+	if want := map[bool]count{false: {2, 1}, true: {1, 0}}; len(d.Accounts) != 2 || !maps.Equal(got, want) {
+		t.Errorf("demo: %d accounts, users by verify_changes %v; want 2, %v", len(d.Accounts), got, want)
 	}
 }

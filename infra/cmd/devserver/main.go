@@ -1,9 +1,11 @@
-// Command devserver is `make run`: it starts Amazon's DynamoDB Local, creates
-// the table, makes a local signing key, seeds the demo users and serves the
-// same handler the Lambda function runs, with the local JWKS beside it, on
-// 127.0.0.1. It says each step as it goes, writes the settings later
-// commands read (infra/localenv), and once ready prints the demo users and a
-// call to try. Ctrl-C or SIGTERM stops everything it started, Java included.
+// Command devserver is `make run`: it starts Amazon's DynamoDB Local and a
+// local SES, creates the table, makes a local signing key, seeds the demo
+// users and serves the same handler the Lambda function runs, with the
+// local JWKS beside it, on 127.0.0.1; the notifier runs over the table's
+// stream (infra/localnotify). It says each step as it goes, writes the
+// settings later commands read (infra/localenv), and once ready prints the
+// demo users and a call to try. Ctrl-C or SIGTERM stops everything it
+// started, Java and node included.
 package main
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +26,9 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
+	"github.com/iam-userinfo/userinfo/infra/localnotify"
 	"github.com/iam-userinfo/userinfo/infra/seed"
+	"github.com/iam-userinfo/userinfo/infra/seslocal"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
@@ -42,7 +47,11 @@ var roles = map[string]string{
 	"alice": "a normal user: her own change succeeds",
 	"bob":   "holds bob@example.com: alice taking it answers 409",
 	"carol": "disabled: her change answers 403",
+	"dave":  "his account verifies changes: 202, a code in make outbox",
 }
+
+// from is the sender of the local notifier's email.
+const from = "no-reply@iam.local.test"
 
 // run serves until ctx ends. Its progress goes to stderr, one line a step;
 // the API's JSON request log to stdout.
@@ -59,12 +68,21 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	// Fail before starting Java if the API's port is taken.
+	sesPort, err := s.PortNumber(localenv.SESPort)
+	if err != nil {
+		return err
+	}
+	// Fail before starting Java if the API's or the SES's port is taken.
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
 		return fmt.Errorf("PORT %d: %w", port, err)
 	}
 	defer ln.Close()
+	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(sesPort))); err != nil {
+		return fmt.Errorf("SES_PORT %d: %w", sesPort, err)
+	} else {
+		l.Close()
+	}
 
 	key, err := s.Key()
 	if err != nil {
@@ -76,6 +94,12 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	defer ddb.Stop()
+	say("starting the local SES on 127.0.0.1:%d", sesPort)
+	email, err := seslocal.Start(ctx, seslocal.Options{Port: sesPort, Stderr: stderr})
+	if err != nil {
+		return err
+	}
+	defer email.Stop()
 	// The settings, and the environment for the rest (LOG_LEVEL, ...).
 	cfg, err := app.LoadConfig(s.Get)
 	if err != nil {
@@ -94,18 +118,44 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	var names []string
-	for _, u := range demo.Users {
-		names = append(names, u.Name)
+	for _, a := range demo.Accounts {
+		var names []string
+		for _, u := range demo.Users {
+			if u.DomainID == a.DomainID {
+				names = append(names, u.Name)
+			}
+		}
+		say("seeding the demo account %s: %s", a.DomainID, strings.Join(names, ", "))
 	}
-	say("seeding the demo account %s: %s", demo.Users[0].DomainID, strings.Join(names, ", "))
 	if err := seed.Load(ctx, dynamo.New(client, cfg.TableName, dynamo.Options{}), demo); err != nil {
 		return err
 	}
-	api, err := app.New(ctx, cfg, app.NewLogger(stdout, cfg.LogLevel), client)
+	logger := app.NewLogger(stdout, cfg.LogLevel)
+	api, err := app.New(ctx, cfg, logger, client)
 	if err != nil {
 		return err
 	}
+	// A fresh outbox, as the table and the SES are fresh.
+	for _, f := range []string{localenv.SMSFile, localenv.DeadLetterFile} {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	say("delivering codes and notices from the table's stream: email to the local SES, SMS to %s", localenv.SMSFile)
+	notifyCtx, stopNotifier := context.WithCancel(ctx)
+	var notifyErr error
+	notified := make(chan struct{})
+	go func() {
+		defer close(notified)
+		notifyErr = localnotify.Run(notifyCtx, localnotify.Options{
+			DynamoEndpoint: ddb.Endpoint(), Table: cfg.TableName, SESEndpoint: email.Endpoint(), From: from,
+			SMSFile: localenv.SMSFile, DeadLetterFile: localenv.DeadLetterFile, Retries: 3, Logger: logger,
+		})
+	}()
+	defer func() {
+		stopNotifier()
+		<-notified
+	}()
 	say("serving the API and the local JWKS (%s) on http://127.0.0.1:%d", devkeys.JWKSPath, port)
 	// ReadTimeout too: the handler's 5 s deadline does not cover reading the
 	// body, and a client that declares a body and stalls would hold a
@@ -116,15 +166,17 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err := localenv.Write(s.Values()); err != nil {
 		return err
 	}
-	printReady(stderr, s, ddb.Endpoint(), demo)
+	printReady(stderr, s, ddb.Endpoint(), email.Endpoint(), demo)
 
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
+	case <-notified:
+		return fmt.Errorf("the notifier stopped: %w", notifyErr)
 	case <-ctx.Done():
-		say("stopping the API and DynamoDB Local")
+		say("stopping the API, the notifier, the local SES and DynamoDB Local")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -146,17 +198,19 @@ func withJWKS(api http.Handler, key *devkeys.Key) http.Handler {
 }
 
 // printReady says where everything is, who the demo users are with a token
-// command for each, and a first call to try.
-func printReady(w io.Writer, s *localenv.Settings, ddbEndpoint string, demo seed.Data) {
+// command for each, where codes and notices arrive, and a first call to try.
+func printReady(w io.Writer, s *localenv.Settings, ddbEndpoint, sesEndpoint string, demo seed.Data) {
 	base := "http://127.0.0.1:" + s.Get(localenv.Port)
 	fmt.Fprintf(w, "ready: the API on %s (DynamoDB Local on %s, table %s); later commands read %s; Ctrl-C stops everything\n",
 		base, strings.TrimPrefix(ddbEndpoint, "http://"), s.Get(localenv.Table), localenv.File)
-	fmt.Fprintf(w, "demo users (account %s):\n", demo.Users[0].DomainID)
+	fmt.Fprintln(w, "demo users:")
 	for _, u := range demo.Users {
-		fmt.Fprintf(w, "  %-6s %s  %-52s TOKEN=$(make -s token USER=%s)\n", u.Name, u.ID, roles[u.Name], u.Name)
+		fmt.Fprintf(w, "  %-6s %s  %-9s %-56s TOKEN=$(make -s token USER=%s)\n", u.Name, u.ID, u.DomainID, roles[u.Name], u.Name)
 	}
+	fmt.Fprintf(w, "codes and notices sent: make outbox (email: the local SES on %s; SMS: %s)\n",
+		strings.TrimPrefix(sesEndpoint, "http://"), localenv.SMSFile)
 	alice := demo.Users[0]
-	fmt.Fprintf(w, `try it (README.md, "Try it", has four more calls):
+	fmt.Fprintf(w, `try it (README.md, "Try it", has more calls):
   TOKEN=$(make -s token USER=%s)
   curl -i -X PUT %s/v3.0/OS-USER/users/%s/info \
     -H 'Content-Type: application/json;charset=utf8' -H "X-Auth-Token: $TOKEN" \

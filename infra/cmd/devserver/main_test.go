@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/proc"
+	"github.com/iam-userinfo/userinfo/infra/seslocal"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 )
 
@@ -30,16 +33,20 @@ func freePort(t *testing.T) int {
 }
 
 // TestRunServesSeededDemoAndStopsEverything is `make run` end to end: the
-// real program says each step as it goes, starts DynamoDB Local, seeds the
-// demo users, serves the API and the local JWKS, writes the settings later
-// commands read, and prints the demo users and a call to try; the call
-// works; cancelling it (what SIGINT/SIGTERM do) stops the API and Java.
+// real program says each step as it goes, starts DynamoDB Local and the
+// local SES, seeds the demo users, serves the API and the local JWKS, runs
+// the notifier, writes the settings later commands read, and prints the
+// demo users, where codes arrive and a call to try; the call works, and a
+// change in the verifying account is finished with the code the notifier
+// delivered; cancelling it (what SIGINT/SIGTERM do) stops the API, Java
+// and node.
 func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
-	ddbPort, port := freePort(t), freePort(t)
+	ddbPort, port, sesPort := freePort(t), freePort(t), freePort(t)
 	t.Chdir(workDir(t))
 	env := map[string]string{
 		"DDB_PORT": strconv.Itoa(ddbPort),
 		"PORT":     strconv.Itoa(port),
+		"SES_PORT": strconv.Itoa(sesPort),
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -61,19 +68,24 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	out := stderr.String()
-	const alice = "0638848aa7801dbe1f01c01e92b95df7"
+	const alice, dave = "0638848aa7801dbe1f01c01e92b95df7", "3d5e7f9a1b2c4d6e8f0a1b3c5d7e9f02"
 	api := "http://127.0.0.1:" + strconv.Itoa(port)
 	// One line per step, in order, then the demo users and the call.
 	steps := []string{
 		"starting DynamoDB Local on 127.0.0.1:" + strconv.Itoa(ddbPort),
+		"starting the local SES on 127.0.0.1:" + strconv.Itoa(sesPort),
 		"creating table iam-userinfo-local",
 		"seeding the demo account d-demo: alice, bob, carol",
+		"seeding the demo account d-verify: dave",
+		"delivering codes and notices from the table's stream",
 		"serving the API and the local JWKS (/.well-known/jwks.json) on " + api,
 		"ready: the API on " + api,
-		"alice  " + alice + "  a normal user",
-		"bob    7a1c2b3d4e5f60718293a4b5c6d7e8f9  holds bob@example.com",
-		"carol  0f1e2d3c4b5a69788796a5b4c3d2e1f0  disabled",
-		"TOKEN=$(make -s token USER=carol)",
+		"alice  " + alice + "  d-demo    a normal user",
+		"bob    7a1c2b3d4e5f60718293a4b5c6d7e8f9  d-demo    holds bob@example.com",
+		"carol  0f1e2d3c4b5a69788796a5b4c3d2e1f0  d-demo    disabled",
+		"dave   " + dave + "  d-verify  his account verifies changes",
+		"TOKEN=$(make -s token USER=dave)",
+		"codes and notices sent: make outbox (email: the local SES on 127.0.0.1:" + strconv.Itoa(sesPort),
 		"curl -i -X PUT " + api + "/v3.0/OS-USER/users/" + alice + "/info",
 	}
 	at := 0
@@ -98,6 +110,7 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	for name, want := range map[string]string{
 		localenv.DDBPort: strconv.Itoa(ddbPort), localenv.Port: strconv.Itoa(port),
 		localenv.JWKSURL: api + devkeys.JWKSPath, localenv.KeysDir: devkeys.DefaultDir,
+		localenv.SESPort: strconv.Itoa(sesPort),
 	} {
 		if got := s.Get(name); got != want {
 			t.Errorf("%s: %s = %q, want %q", localenv.File, name, got, want)
@@ -118,12 +131,12 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := key.Sign(devkeys.Claims{Subject: alice, DomainID: "d-demo"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	put := func(body string) int {
-		req, _ := http.NewRequest(http.MethodPut, "http://127.0.0.1:"+strconv.Itoa(port)+"/v3.0/OS-USER/users/"+alice+"/info", strings.NewReader(body))
+	call := func(method, user, domain, path, body string) int {
+		tok, err := key.Sign(devkeys.Claims{Subject: user, DomainID: domain})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(method, api+"/v3.0/OS-USER/users/"+user+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json;charset=utf8")
 		req.Header.Set("X-Auth-Token", tok)
 		res, err := http.DefaultClient.Do(req)
@@ -133,11 +146,20 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 		res.Body.Close()
 		return res.StatusCode
 	}
-	if got := put(`{"user":{"areacode":"0086","phone":"18292010816","email":"abcdefg@123.com"}}`); got != http.StatusNoContent {
+	if got := call(http.MethodPut, alice, "d-demo", "/info", `{"user":{"areacode":"0086","phone":"18292010816","email":"abcdefg@123.com"}}`); got != http.StatusNoContent {
 		t.Errorf("the reference example: got %d, want 204", got)
 	}
-	if got := put(`{"user":{"email":"bob@example.com"}}`); got != http.StatusConflict {
+	if got := call(http.MethodPut, alice, "d-demo", "/info", `{"user":{"email":"bob@example.com"}}`); got != http.StatusConflict {
 		t.Errorf("bob's seeded email: got %d, want 409", got)
+	}
+	// dave's account verifies changes: the code reaches the local SES by
+	// the notifier, and finishes the change.
+	if got := call(http.MethodPut, dave, "d-verify", "/info", `{"user":{"email":"dave.new@example.com"}}`); got != http.StatusAccepted {
+		t.Errorf("dave's change: got %d, want 202", got)
+	}
+	code := codeSentTo(t, "http://127.0.0.1:"+strconv.Itoa(sesPort), "dave.new@example.com")
+	if got := call(http.MethodPost, dave, "d-verify", "/info/verification", `{"verification":{"email_code":"`+code+`"}}`); got != http.StatusNoContent {
+		t.Errorf("dave's verification with the delivered code: got %d, want 204", got)
 	}
 	if !strings.Contains(stdout.String(), `"msg":"request"`) {
 		t.Errorf("no JSON request log on stdout: %s", stdout.String())
@@ -152,15 +174,38 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not stop within 30 s of cancellation")
 	}
-	if !strings.Contains(stderr.String(), "stopping the API and DynamoDB Local") {
+	if !strings.Contains(stderr.String(), "stopping the API, the notifier, the local SES and DynamoDB Local") {
 		t.Errorf("it did not say it was stopping:\n%s", stderr.String())
 	}
-	for _, p := range []int{port, ddbPort} {
+	for _, p := range []int{port, ddbPort, sesPort} {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second); err == nil {
 			c.Close()
 			t.Errorf("port %d still accepts connections after stop", p)
 		}
 	}
+}
+
+// codeSentTo waits for the local SES to hold an email to address and
+// returns the six-digit code in it.
+func codeSentTo(t *testing.T, ses, address string) string {
+	t.Helper()
+	code := regexp.MustCompile(`\b\d{6}\b`)
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		emails, err := seslocal.Emails(t.Context(), ses)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range emails {
+			if slices.Contains(e.To, address) {
+				if c := code.FindString(e.Text); c != "" {
+					return c
+				}
+				t.Fatalf("the email to %s holds no code: %q", address, e.Text)
+			}
+		}
+	}
+	t.Fatalf("no email to %s within 30 s", address)
+	return ""
 }
 
 // workDir returns a fresh working directory for make run, removed after
@@ -186,7 +231,7 @@ func workDir(t *testing.T) string {
 }
 
 func TestRunRejectsBadPorts(t *testing.T) {
-	for _, name := range []string{"DDB_PORT", "PORT"} {
+	for _, name := range []string{"DDB_PORT", "PORT", "SES_PORT"} {
 		err := run(context.Background(), func(k string) string {
 			if k == name {
 				return "eighty"

@@ -1,6 +1,6 @@
 // Command token prints a token signed by the local development key:
 // `make token USER=<name or id> [DOMAIN=<id>]`. A demo user's name (alice,
-// bob, carol) stands for their id and account. The key, issuer and audience
+// bob, carol, dave) stands for their id and account. The key, issuer and audience
 // are make run's (infra/localenv). Local use only: the key lives in a
 // git-ignored folder and production verifies against the issuer's JWKS.
 package main
@@ -38,7 +38,7 @@ func run(args []string, getenv func(string) string, stdout io.Writer) error {
 		return err
 	}
 	if *user == "" {
-		return errors.New("usage: make token USER=<alice, bob, carol or a user id> [DOMAIN=<id>]")
+		return errors.New("usage: make token USER=<alice, bob, carol, dave or a user id> [DOMAIN=<id>]")
 	}
 	sub, dom := *user, defaultDomain
 	demo, err := seed.Demo()
