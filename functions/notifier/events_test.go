@@ -15,7 +15,11 @@ import (
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/rie"
+	"github.com/iam-userinfo/userinfo/infra/samlocal"
+	"github.com/iam-userinfo/userinfo/infra/sampleevents"
+	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/infra/seslocal"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -28,9 +32,11 @@ const sampleEvent = "../../events/notifier/outbox-batch.json"
 
 // TestSampleEventUnderTheEmulator runs the real notifier bootstrap under
 // aws-lambda-rie with the sample batch, against DynamoDB Local and the
-// local SES: for a message that is not in the table (the sample's, as
-// committed) it reports no failure and sends nothing; for a message that is,
-// it sends it once, however often the batch comes.
+// local SES, with the environment sam local invoke hands its container (the
+// template's variables, events/env.json over them; make run's ports there
+// replaced by this test's): for a message that is not in the table (the
+// sample's, as committed) it reports no failure and sends nothing; for a
+// message that is, it sends it once, however often the batch comes.
 func TestSampleEventUnderTheEmulator(t *testing.T) {
 	if _, err := rie.Find(""); err != nil {
 		t.Fatal(err)
@@ -53,17 +59,27 @@ func TestSampleEventUnderTheEmulator(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ses.Stop()
+	tpl, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile("../../events/" + sampleevents.EnvFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envFile := strings.NewReplacer(
+		"http://127.0.0.1:8000", ddb.Endpoint(),
+		localenv.FromEnvironment(func(string) string { return "" }).SESEndpoint(), ses.Endpoint(),
+	).Replace(string(raw))
+	env, err := samlocal.Env(tpl, "NotifierFunction", []byte(envFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	client := ddblocal.Client(ddb.Endpoint())
-	const table = "notifier-events-test"
+	table := env["TABLE_NAME"]
 	if err := dynamo.CreateTable(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
-
-	env := ddblocal.ClientEnv(ddb.Endpoint())
-	env["AWS_ENDPOINT_URL_SESV2"] = ses.Endpoint()
-	env["TABLE_NAME"] = table
-	env["EMAIL_FROM"] = "no-reply@iam.local.test"
-	env["LOG_LEVEL"] = "debug"
 	logs := &tailbuf.Buffer{}
 	emu, err := rie.Start(ctx, rie.Options{Bootstrap: bootstrap, Env: env, Stdout: logs, Stderr: logs})
 	if err != nil {

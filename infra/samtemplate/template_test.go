@@ -158,18 +158,30 @@ func TestEnvVarsFile(t *testing.T) {
 			t.Errorf("env.json's values for %s are refused by the code: %v", id, err)
 		}
 	}
-	// make run's defaults: its DynamoDB Local and its JWKS, on loopback,
-	// which sam local invoke --docker-network host reaches.
-	vars := byFunction[api]
-	for name, want := range map[string]string{
-		dynamo.EndpointEnv: "http://127.0.0.1:8000",
-		localenv.JWKSURL:   localenv.LocalJWKSURL("3000"),
-		localenv.Table:     localenv.DefaultTable,
-		localenv.Issuer:    devkeys.DefaultIssuer,
-		localenv.Audience:  devkeys.DefaultAudience,
+	// make run's defaults: its DynamoDB Local, its JWKS and its SES, on
+	// loopback, which sam local invoke --docker-network host reaches.
+	for id, defaults := range map[string]map[string]string{
+		api: {
+			dynamo.EndpointEnv: "http://127.0.0.1:8000",
+			localenv.JWKSURL:   localenv.LocalJWKSURL("3000"),
+			localenv.Table:     localenv.DefaultTable,
+			localenv.Issuer:    devkeys.DefaultIssuer,
+			localenv.Audience:  devkeys.DefaultAudience,
+		},
+		notifier: {
+			dynamo.EndpointEnv:       "http://127.0.0.1:8000",
+			"AWS_ENDPOINT_URL_SESV2": localenv.FromEnvironment(func(string) string { return "" }).SESEndpoint(),
+			localenv.Table:           localenv.DefaultTable,
+		},
 	} {
-		if vars[name] != want {
-			t.Errorf("env.json: %s = %q, want make run's %q", name, vars[name], want)
+		vars, ok := byFunction[id]
+		if !ok {
+			t.Errorf("env.json has no variables for %s", id)
+		}
+		for name, want := range defaults {
+			if vars[name] != want {
+				t.Errorf("env.json: %s's %s = %q, want make run's %q", id, name, vars[name], want)
+			}
 		}
 	}
 }
