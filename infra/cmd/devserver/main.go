@@ -72,16 +72,21 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	if err != nil {
 		return err
 	}
-	// Fail before starting Java if the API's or the SES's port is taken.
+	// Fail before starting Java if a port is taken, saying what to do.
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
-		return fmt.Errorf("PORT %d: %w", port, err)
+		return portTaken(localenv.Port, port, err)
 	}
 	defer ln.Close()
-	if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(sesPort))); err != nil {
-		return fmt.Errorf("SES_PORT %d: %w", sesPort, err)
-	} else {
-		l.Close()
+	for _, p := range []struct {
+		name string
+		port int
+	}{{localenv.DDBPort, ddbPort}, {localenv.SESPort, sesPort}} {
+		probe, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
+		if err != nil {
+			return portTaken(p.name, p.port, err)
+		}
+		probe.Close() // DynamoDB Local and the SES bind them next
 	}
 
 	key, err := s.Key()
@@ -181,6 +186,15 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// portTaken says which port could not be had and how to choose another.
+func portTaken(name string, port int, err error) error {
+	other := port + 10000
+	if other > 65535 {
+		other = port - 10000
+	}
+	return fmt.Errorf("%s %d is not free (%v): stop what holds it (another make run?), or choose another: %s=%d make run", name, port, err, name, other)
 }
 
 // withJWKS serves the local key's JWKS at devkeys.JWKSPath, the issuer's

@@ -258,3 +258,25 @@ func TestLeanBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSaysWhichPortIsTaken: a port in use stops make run before Java
+// starts, with the variable to change.
+func TestRunSaysWhichPortIsTaken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	taken := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	for _, name := range []string{"PORT", "DDB_PORT", "SES_PORT"} {
+		env := map[string]string{"PORT": strconv.Itoa(freePort(t)), "DDB_PORT": strconv.Itoa(freePort(t)), "SES_PORT": strconv.Itoa(freePort(t)), name: taken}
+		stderr := &tailbuf.Buffer{}
+		err := run(context.Background(), func(k string) string { return env[k] }, &tailbuf.Buffer{}, stderr)
+		if err == nil || !strings.HasPrefix(err.Error(), name+" "+taken+" is not free") || !strings.Contains(err.Error(), "or choose another: "+name+"=") {
+			t.Errorf("%s taken: err = %v", name, err)
+		}
+		if strings.Contains(stderr.String(), "starting DynamoDB Local") {
+			t.Errorf("%s taken: Java was started", name)
+		}
+	}
+}
