@@ -107,6 +107,12 @@ devserver:
 	@echo "building the local server into bin/devserver"
 	@$(LOCAL_BUILD) -o $(BIN)/devserver ./infra/cmd/devserver
 
+# make run's notifier, which make run (bin/devserver) builds and starts
+# once the API serves.
+.PHONY: localnotify
+localnotify:
+	@$(LOCAL_BUILD) -o $(BIN)/localnotify ./infra/cmd/localnotify
+
 .PHONY: seed
 seed: ## Check a seed file, then add its users and accounts to make run's table, all or nothing: make seed FILE=users.json
 	@test -n "$(FILE)" || { echo "usage: make seed FILE=users.json" >&2; exit 1; }

@@ -76,9 +76,11 @@ func TestReadme(t *testing.T) {
 	defer run.stop(t)
 	run.waitReady(t)
 	checkRunOutput(t, run.out.String(), run)
+	// Then it builds and starts the notifier, the API serving meanwhile.
+	run.waitFor(t, "the notifier delivers codes and notices")
 	// make run builds and installs only what it uses.
-	if got := dirNames(t, filepath.Join(clone, "bin")); !slices.Equal(got, []string{"devserver"}) {
-		t.Errorf("bin/ after make run holds %v, want only devserver", got)
+	if got := dirNames(t, filepath.Join(clone, "bin")); !slices.Equal(got, []string{"devserver", "localnotify"}) {
+		t.Errorf("bin/ after make run holds %v, want only devserver and localnotify", got)
 	}
 
 	// The rest, in a second terminal, as one shell: variables carry over.
@@ -153,10 +155,16 @@ func startMakeRun(t *testing.T, dir string, env []string, trace string) *makeRun
 }
 
 // waitReady returns once make run has printed its call to try, the last
-// thing it prints.
+// thing it prints before it builds the notifier.
 func (r *makeRun) waitReady(t *testing.T) {
 	t.Helper()
-	for deadline := time.Now().Add(readyWithin); !strings.Contains(r.out.String(), "X-Auth-Token"); time.Sleep(100 * time.Millisecond) {
+	r.waitFor(t, "X-Auth-Token")
+}
+
+// waitFor returns once make run has printed text.
+func (r *makeRun) waitFor(t *testing.T, text string) {
+	t.Helper()
+	for deadline := time.Now().Add(readyWithin); !strings.Contains(r.out.String(), text); time.Sleep(100 * time.Millisecond) {
 		select {
 		case err := <-r.done:
 			r.stopped = true
@@ -164,7 +172,7 @@ func (r *makeRun) waitReady(t *testing.T) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("make run not ready after %v:\n%s", readyWithin, r.out)
+			t.Fatalf("make run did not say %q within %v:\n%s", text, readyWithin, r.out)
 		}
 	}
 }
@@ -211,7 +219,6 @@ func checkRunOutput(t *testing.T, out string, r *makeRun) {
 		"creating table",
 		"seeding the demo account d-demo: alice, bob, carol",
 		"seeding the demo account d-verify: dave",
-		"delivering codes and notices",
 		"serving the API",
 		"ready: the API on http://127.0.0.1:" + strconv.Itoa(r.port),
 		"alice", "bob", "carol", "dave", "make outbox", "TOKEN=$(make -s token USER=alice)", "curl -i -X PUT",

@@ -1,11 +1,11 @@
 // Command devserver is `make run`: it starts Amazon's DynamoDB Local and a
 // local SES, creates the table, makes a local signing key, seeds the demo
 // users and serves the same handler the Lambda function runs, with the
-// local JWKS beside it, on 127.0.0.1; the notifier runs over the table's
-// stream (infra/localnotify). It says each step as it goes, writes the
-// settings later commands read (infra/localenv), and once ready prints the
-// demo users and a call to try. Ctrl-C or SIGTERM stops everything it
-// started, Java and node included.
+// local JWKS beside it, on 127.0.0.1. It says each step as it goes, writes
+// the settings later commands read (infra/localenv), and once ready prints
+// the demo users and a call to try; then it builds and starts the notifier
+// (infra/cmd/localnotify) beside the API. Ctrl-C or SIGTERM stops
+// everything it started, Java and node included.
 package main
 
 import (
@@ -17,7 +17,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,7 +28,7 @@ import (
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
-	"github.com/iam-userinfo/userinfo/infra/localnotify"
+	"github.com/iam-userinfo/userinfo/infra/proc"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/infra/seslocal"
 	"github.com/iam-userinfo/userinfo/internal/app"
@@ -49,9 +51,6 @@ var roles = map[string]string{
 	"carol": "disabled: her change answers 403",
 	"dave":  "his account verifies changes: 202, a code in make outbox",
 }
-
-// from is the sender of the local notifier's email.
-const from = "no-reply@iam.local.test"
 
 // run serves until ctx ends. Its progress goes to stderr, one line a step;
 // the API's JSON request log to stdout.
@@ -146,21 +145,6 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 			return err
 		}
 	}
-	say("delivering codes and notices from the table's stream: email to the local SES, SMS to %s", localenv.SMSFile)
-	notifyCtx, stopNotifier := context.WithCancel(ctx)
-	var notifyErr error
-	notified := make(chan struct{})
-	go func() {
-		defer close(notified)
-		notifyErr = localnotify.Run(notifyCtx, localnotify.Options{
-			DynamoEndpoint: ddb.Endpoint(), Table: cfg.TableName, SESEndpoint: email.Endpoint(), From: from,
-			SMSFile: localenv.SMSFile, DeadLetterFile: localenv.DeadLetterFile, Retries: 3, Logger: logger,
-		})
-	}()
-	defer func() {
-		stopNotifier()
-		<-notified
-	}()
 	say("serving the API and the local JWKS (%s) on http://127.0.0.1:%d", devkeys.JWKSPath, port)
 	// ReadTimeout too: the handler's 5 s deadline does not cover reading the
 	// body, and a client that declares a body and stalls would hold a
@@ -172,20 +156,74 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		return err
 	}
 	printReady(stderr, s, ddb.Endpoint(), email.Endpoint(), demo)
+	// The notifier is built once the API serves: its SES client is most of
+	// what a cold build would otherwise add to the wait.
+	notifyCtx, stopNotifier := context.WithCancel(ctx)
+	notified := make(chan error, 1)
+	go func() { notified <- runNotifier(notifyCtx, s, getenv, stdout, stderr) }()
+	defer func() {
+		stopNotifier()
+		<-notified
+	}()
 
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
-	case <-notified:
-		return fmt.Errorf("the notifier stopped: %w", notifyErr)
+	case err := <-notified:
+		notified <- err // for the deferred wait
+		if ctx.Err() == nil {
+			return fmt.Errorf("the notifier stopped: %w", err)
+		}
 	case <-ctx.Done():
+	}
+	// Ctrl-C reaches the notifier too, which may end first.
+	if ctx.Err() != nil {
 		say("stopping the API, the notifier, the local SES and DynamoDB Local")
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// runNotifier builds bin/localnotify (make localnotify, the local tools'
+// build), runs it with make run's settings until ctx ends, and returns what
+// ended it.
+func runNotifier(ctx context.Context, s *localenv.Settings, getenv func(string) string, stdout, stderr io.Writer) error {
+	root, err := proc.ModuleRoot()
+	if err != nil {
+		return err
+	}
+	// The environment of make run's own shell, without make's variables
+	// (the build is a make of its own), with make run's settings.
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); k != "MAKEFLAGS" && k != "MFLAGS" && k != "MAKELEVEL" {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range s.Values() {
+		env = append(env, k+"="+v)
+	}
+	if lvl := getenv("LOG_LEVEL"); lvl != "" {
+		env = append(env, "LOG_LEVEL="+lvl)
+	}
+	fmt.Fprintln(stderr, "building the notifier into bin/localnotify (the API serves meanwhile)")
+	build := exec.CommandContext(ctx, "make", "-s", "--no-print-directory", "-C", root, "localnotify")
+	build.Env, build.Stdout, build.Stderr = env, stderr, stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("make localnotify: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "bin", "localnotify"))
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, stdout, stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "the notifier delivers codes and notices from the table's stream: email to the local SES, SMS to %s\n", localenv.SMSFile)
+	return cmd.Wait()
 }
 
 // portTaken says which port could not be had and how to choose another.

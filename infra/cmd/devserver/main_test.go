@@ -77,7 +77,6 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 		"creating table iam-userinfo-local",
 		"seeding the demo account d-demo: alice, bob, carol",
 		"seeding the demo account d-verify: dave",
-		"delivering codes and notices from the table's stream",
 		"serving the API and the local JWKS (/.well-known/jwks.json) on " + api,
 		"ready: the API on " + api,
 		"alice  " + alice + "  d-demo    a normal user",
@@ -158,6 +157,10 @@ func TestRunServesSeededDemoAndStopsEverything(t *testing.T) {
 		t.Errorf("dave's change: got %d, want 202", got)
 	}
 	code := codeSentTo(t, "http://127.0.0.1:"+strconv.Itoa(sesPort), "dave.new@example.com")
+	if after := stderr.String()[strings.Index(stderr.String(), "X-Auth-Token"):]; !strings.Contains(after, "building the notifier into bin/localnotify") ||
+		!strings.Contains(after, "the notifier delivers codes and notices") {
+		t.Errorf("after the call to try, no word of the notifier being built and started:\n%s", stderr.String())
+	}
 	if got := call(http.MethodPost, dave, "d-verify", "/info/verification", `{"verification":{"email_code":"`+code+`"}}`); got != http.StatusNoContent {
 		t.Errorf("dave's verification with the delivered code: got %d, want 204", got)
 	}
@@ -246,14 +249,16 @@ func TestRunRejectsBadPorts(t *testing.T) {
 
 // TestLeanBuild: make run's server does not compile the SDK's configuration
 // code (STS, SSO, shared files...), a quarter of a cold build; it reaches
-// DynamoDB Local with a client configured explicitly.
+// DynamoDB Local with a client configured explicitly. Nor the notifier
+// (its SES client above all), which it builds once the API serves.
 func TestLeanBuild(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, pkg := range strings.Fields(string(out)) {
-		if strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/config") || strings.Contains(pkg, "/service/sts") {
+		if strings.HasPrefix(pkg, "github.com/aws/aws-sdk-go-v2/config") || strings.Contains(pkg, "/service/sts") ||
+			strings.Contains(pkg, "/service/sesv2") || strings.HasSuffix(pkg, "/infra/localnotify") {
 			t.Errorf("the server depends on %s", pkg)
 		}
 	}

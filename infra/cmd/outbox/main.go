@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	ses := fs.String("ses", s.SESEndpoint(), "the local SES's URL (default: make run's)")
 	sms := fs.String("sms", localenv.SMSFile, "the SMS file")
 	to := fs.String("to", "", "only messages to this address or number, waiting for the first")
-	wait := fs.Duration("wait", 10*time.Second, "how long -to waits")
+	wait := fs.Duration("wait", 30*time.Second, "how long -to waits (make run builds the notifier after the API: on a cold build cache, seconds)")
 	code := fs.Bool("code", false, "print only the code of the newest message to -to")
 	if err := fs.Parse(args); err != nil {
 		return err
