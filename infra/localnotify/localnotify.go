@@ -67,7 +67,7 @@ func Run(ctx context.Context, opts Options) error {
 		ses.New(email, opts.From), &smssink.Sink{Path: opts.SMSFile}, opts.Logger, nil)
 	dlq := &deadLetters{path: opts.DeadLetterFile, logger: opts.Logger}
 	return streams.Run(ctx, streams.Options{
-		Client: ddblocal.StreamsClient(opts.DynamoEndpoint), Table: opts.Table, Filter: dynamo.OutboxFilter,
+		Client: streams.LocalClient(opts.DynamoEndpoint), Table: opts.Table, Filter: dynamo.OutboxFilter,
 		Retries: opts.Retries, OnFailure: dlq.add, Logger: opts.Logger,
 	}, func(ctx context.Context, ev events.DynamoDBEvent) events.DynamoDBEventResponse {
 		return n.HandleStream(ctx, ev, dynamo.OutboxID)

@@ -330,3 +330,18 @@ func matchesValue(e any, s string) bool {
 	prefix, _ := e.(map[string]any)["prefix"].(string)
 	return strings.HasPrefix(s, prefix)
 }
+
+// LocalClient returns a DynamoDB Streams client for the DynamoDB Local at
+// endpoint, set up as ddblocal.Client is (no AWS setup of the developer's
+// read), with the SDK's usual retries: a poller's calls are not probes.
+// It lives here, not in ddblocal, so that what uses DynamoDB Local without
+// its stream (make run's server) does not compile the Streams client.
+func LocalClient(endpoint string) *dynamodbstreams.Client {
+	return dynamodbstreams.New(dynamodbstreams.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "local", SecretAccessKey: "local", Source: "streams"}, nil
+		}),
+	})
+}

@@ -91,7 +91,7 @@ func run(t *testing.T, table string, col *collector, retries int, done func([]st
 	errc := make(chan error, 1)
 	go func() {
 		errc <- streams.Run(ctx, streams.Options{
-			Client: ddblocal.StreamsClient(endpoint), Table: table, Filter: dynamo.OutboxFilter,
+			Client: streams.LocalClient(endpoint), Table: table, Filter: dynamo.OutboxFilter,
 			Retries: retries, Interval: 20 * time.Millisecond,
 			OnFailure: func(_ context.Context, f streams.Failure) {
 				col.mu.Lock()
@@ -166,7 +166,7 @@ func TestNoStream(t *testing.T) {
 	if _, err := c.CreateTable(t.Context(), def); err != nil {
 		t.Fatal(err)
 	}
-	err := streams.Run(t.Context(), streams.Options{Client: ddblocal.StreamsClient(endpoint), Table: *def.TableName}, func(context.Context, events.DynamoDBEvent) events.DynamoDBEventResponse {
+	err := streams.Run(t.Context(), streams.Options{Client: streams.LocalClient(endpoint), Table: *def.TableName}, func(context.Context, events.DynamoDBEvent) events.DynamoDBEventResponse {
 		return events.DynamoDBEventResponse{}
 	})
 	if err == nil {
@@ -175,7 +175,7 @@ func TestNoStream(t *testing.T) {
 }
 
 func TestBadFilter(t *testing.T) {
-	err := streams.Run(t.Context(), streams.Options{Client: ddblocal.StreamsClient(endpoint), Table: "x", Filter: `{"a":[{"numeric":[">",1]}]}`}, nil)
+	err := streams.Run(t.Context(), streams.Options{Client: streams.LocalClient(endpoint), Table: "x", Filter: `{"a":[{"numeric":[">",1]}]}`}, nil)
 	if err == nil {
 		t.Error("want an error for filter syntax the poller does not know")
 	}
