@@ -130,13 +130,17 @@ func TestDeliver(t *testing.T) {
 		if strings.Contains(saltHash[1], code) || !st.delivered["code-email"] {
 			t.Errorf("hash %q holds the code, or the message is not marked", saltHash[1])
 		}
+		if !strings.Contains(out.sent[0].text, "valid for 15 minutes") {
+			t.Errorf("%q: want the lifetime in words", out.sent[0].text)
+		}
 	})
 	t.Run("CodeBySMS", func(t *testing.T) {
 		st, out := newStore(), &recorder{}
 		if err := notify.New(st, out, out, nil, nil).Deliver(ctx, "code-sms"); err != nil {
 			t.Fatal(err)
 		}
-		if len(out.sent) != 1 || out.sent[0].channel != "sms" || out.sent[0].to != "+8613800000055" || sixDigits.FindString(out.sent[0].text) == "" {
+		if len(out.sent) != 1 || out.sent[0].channel != "sms" || out.sent[0].to != "+8613800000055" || sixDigits.FindString(out.sent[0].text) == "" ||
+			!strings.Contains(out.sent[0].text, "(valid 15 minutes)") {
 			t.Errorf("sent %+v", out.sent)
 		}
 	})
