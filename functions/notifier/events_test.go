@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/rie"
 	"github.com/iam-userinfo/userinfo/infra/samlocal"
@@ -77,7 +78,7 @@ func TestSampleEventUnderTheEmulator(t *testing.T) {
 	}
 	client := ddblocal.Client(ddb.Endpoint())
 	table := env["TABLE_NAME"]
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	logs := &tailbuf.Buffer{}
@@ -119,7 +120,7 @@ func TestSampleEventUnderTheEmulator(t *testing.T) {
 	}
 
 	// A real message: a change's transaction writes it, as the API does.
-	store := dynamo.New(client, table, dynamo.Options{})
+	store := ddbtable.New(client, table, dynamo.Options{})
 	u := userinfo.User{ID: "u1", DomainID: "d1", Email: "old@example.com", Enabled: true}
 	if err := store.UpsertUser(ctx, u); err != nil {
 		t.Fatal(err)

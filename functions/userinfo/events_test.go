@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/rie"
 	"github.com/iam-userinfo/userinfo/infra/sampleevents"
@@ -62,10 +63,10 @@ var outcomes = map[string]struct {
 // The environment TestMain sets up: DynamoDB Local with the demo users, a
 // signing key, and the function built as `make build` builds it.
 var (
-	endpoint  string        // DynamoDB Local
-	store     *dynamo.Store // on table, for checking what the function wrote
-	key       *devkeys.Key  // signs the events' tokens; its JWKS is the function's
-	bootstrap string        // the function binary
+	endpoint  string          // DynamoDB Local
+	store     *ddbtable.Table // on table, for checking what the function wrote
+	key       *devkeys.Key    // signs the events' tokens; its JWKS is the function's
+	bootstrap string          // the function binary
 )
 
 const table = "iam-userinfo-events-test"
@@ -132,10 +133,10 @@ func seedTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		return err
 	}
-	store = dynamo.New(client, table, dynamo.Options{})
+	store = ddbtable.New(client, table, dynamo.Options{})
 	demo, err := seed.Demo()
 	if err != nil {
 		return err

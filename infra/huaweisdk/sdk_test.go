@@ -20,6 +20,7 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/iam/v3/model"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
@@ -66,7 +67,7 @@ const (
 // request carried recorded.
 type api struct {
 	url   string
-	store *dynamo.Store
+	store *ddbtable.Table
 	key   *devkeys.Key
 	logs  *tailbuf.Buffer
 
@@ -83,14 +84,14 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	table := "sdk-" + strings.ReplaceAll(t.Name(), "/", "-")
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	key, err := devkeys.LoadOrCreate(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &api{store: dynamo.New(client, table, dynamo.Options{}), key: key, logs: &tailbuf.Buffer{}}
+	a := &api{store: ddbtable.New(client, table, dynamo.Options{}), key: key, logs: &tailbuf.Buffer{}}
 	for _, u := range []userinfo.User{
 		{ID: aliceID, DomainID: domain, Name: "alice", Email: "alice@example.com", AreaCode: "+86", Phone: "18292010816", Enabled: true},
 		{ID: bobID, DomainID: domain, Name: "bob", Email: "bob@example.com", Enabled: true},

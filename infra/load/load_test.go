@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -144,14 +145,14 @@ func verifyStates(version int64, audits ...string) (before, after *tablecheck.St
 	}
 	before = &tablecheck.State{
 		Users:  map[string]userinfo.User{"u1": u},
-		Guards: []dynamo.Guard{{Kind: dynamo.GuardEmail, Value: "a@example.com", Version: userinfo.KeyVersion, UserID: "u1", DomainID: "d1"}},
-		Audits: map[string][]dynamo.AuditRecord{},
+		Guards: []ddbtable.Guard{{Kind: dynamo.GuardEmail, Value: "a@example.com", Version: userinfo.KeyVersion, UserID: "u1", DomainID: "d1"}},
+		Audits: map[string][]ddbtable.AuditRecord{},
 	}
 	after = before.Clone()
 	u.Version = version
 	after.Users["u1"] = u
 	for i, id := range audits {
-		after.Audits["u1"] = append(after.Audits["u1"], dynamo.AuditRecord{UserID: "u1", ActorUserID: "u1", RequestID: id, At: time.Unix(int64(i), 0)})
+		after.Audits["u1"] = append(after.Audits["u1"], ddbtable.AuditRecord{UserID: "u1", ActorUserID: "u1", RequestID: id, At: time.Unix(int64(i), 0)})
 	}
 	return before, after
 }

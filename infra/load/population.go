@@ -9,7 +9,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -78,7 +78,7 @@ func (p Population) UserIDs() []string {
 // Seed writes p's users, enabled, with verified contact details and their
 // guards, through store. It returns the first error UpsertUser returns
 // (ECONFLICT when a user of the table already holds one of the values).
-func (p Population) Seed(ctx context.Context, store *dynamo.Store) error {
+func (p Population) Seed(ctx context.Context, store *ddbtable.Table) error {
 	for _, u := range p.Users {
 		err := store.UpsertUser(ctx, userinfo.User{
 			ID: u.ID, DomainID: u.DomainID, Name: "load-" + u.ID[len(u.ID)-4:],

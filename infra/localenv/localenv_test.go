@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/once"
 	"github.com/iam-userinfo/userinfo/infra/proc"
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -88,7 +88,7 @@ func TestDynamoDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Stop()
-	if err := dynamo.CreateTable(ctx, ddblocal.Client(in.Endpoint()), "t-from-file"); err != nil {
+	if err := ddbtable.Create(ctx, ddblocal.Client(in.Endpoint()), "t-from-file"); err != nil {
 		t.Fatal(err)
 	}
 	nobody, err := proc.FreePort()

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localnotify"
 	"github.com/iam-userinfo/userinfo/infra/seslocal"
@@ -68,7 +69,7 @@ const (
 type world struct {
 	t        *testing.T
 	url      string
-	store    *dynamo.Store
+	store    *ddbtable.Table
 	client   *dynamodb.Client
 	table    string
 	key      *devkeys.Key
@@ -83,10 +84,10 @@ func newWorld(t *testing.T, env ...string) *world {
 	w := &world{t: t, dir: t.TempDir(), tag: fmt.Sprintf("%d", time.Now().UnixNano())}
 	w.client = ddblocal.Client(ddbEndpoint)
 	w.table = "verify-" + w.tag
-	if err := dynamo.CreateTable(ctx, w.client, w.table); err != nil {
+	if err := ddbtable.Create(ctx, w.client, w.table); err != nil {
 		t.Fatal(err)
 	}
-	w.store = dynamo.New(w.client, w.table, dynamo.Options{})
+	w.store = ddbtable.New(w.client, w.table, dynamo.Options{})
 	var err error
 	if w.key, err = devkeys.LoadOrCreate(filepath.Join(w.dir, "keys")); err != nil {
 		t.Fatal(err)

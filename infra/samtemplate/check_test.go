@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/samtemplate"
 	"github.com/iam-userinfo/userinfo/internal/app"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -195,7 +196,7 @@ func (c *checker) environment(fn samtemplate.Resource, variables []string, table
 
 // table: the store's schema, with the protections production needs.
 func (c *checker) table(tb samtemplate.Resource) {
-	def := dynamo.TableDefinition("x")
+	def := ddbtable.Definition("x")
 	var wantKeys, gotKeys, wantAttrs, gotAttrs []string
 	for _, k := range def.KeySchema {
 		wantKeys = append(wantKeys, *k.AttributeName+" "+string(k.KeyType))

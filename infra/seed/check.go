@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -45,7 +46,7 @@ type Table interface {
 	GetUser(ctx context.Context, id string) (*userinfo.User, error)
 	// Guards returns the account's uniqueness guards: who holds which
 	// email and mobile number.
-	Guards(ctx context.Context, domainID string) ([]dynamo.Guard, error)
+	Guards(ctx context.Context, domainID string) ([]ddbtable.Guard, error)
 }
 
 // Store is a table that Load checks and writes.
@@ -225,7 +226,7 @@ func (c *checker) listedNames() string {
 // table checks the users against what the table holds: a user keeps its
 // account, and a value held by another user stays theirs.
 func (c *checker) table(ctx context.Context, t Table, d Data) error {
-	guards := map[string][]dynamo.Guard{}
+	guards := map[string][]ddbtable.Guard{}
 	for i, u := range d.Users {
 		if u.ID == "" || u.DomainID == "" {
 			continue // reported above

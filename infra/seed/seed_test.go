@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/once"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -17,7 +18,7 @@ import (
 // is tested against DynamoDB Local (infra/cmd/seed).
 type table struct {
 	users    map[string]userinfo.User
-	guards   []dynamo.Guard
+	guards   []ddbtable.Guard
 	accounts []userinfo.Account
 	written  []string
 }
@@ -29,8 +30,8 @@ func (t *table) GetUser(_ context.Context, id string) (*userinfo.User, error) {
 	return nil, userinfo.Errorf(userinfo.ENOTFOUND, "no user")
 }
 
-func (t *table) Guards(_ context.Context, domainID string) ([]dynamo.Guard, error) {
-	var out []dynamo.Guard
+func (t *table) Guards(_ context.Context, domainID string) ([]ddbtable.Guard, error) {
+	var out []ddbtable.Guard
 	for _, g := range t.guards {
 		if g.DomainID == domainID {
 			out = append(out, g)
@@ -58,7 +59,7 @@ func (t *table) PutAccount(_ context.Context, a userinfo.Account) error {
 func demoTable() *table {
 	return &table{
 		users: map[string]userinfo.User{"0638848aa7801dbe1f01c01e92b95df7": {ID: "0638848aa7801dbe1f01c01e92b95df7", DomainID: "d-demo", Name: "alice"}},
-		guards: []dynamo.Guard{
+		guards: []ddbtable.Guard{
 			{Kind: dynamo.GuardEmail, Value: "alice@example.com", Version: userinfo.KeyVersion, UserID: "0638848aa7801dbe1f01c01e92b95df7", DomainID: "d-demo"},
 			{Kind: dynamo.GuardPhone, Value: "+8618292010816", Version: userinfo.KeyVersion, UserID: "0638848aa7801dbe1f01c01e92b95df7", DomainID: "d-demo"},
 		},

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/streams"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
@@ -39,7 +40,7 @@ func table(t *testing.T) (string, *dynamodb.Client) {
 	t.Helper()
 	name := fmt.Sprintf("streams-%d", time.Now().UnixNano())
 	c := ddblocal.Client(endpoint)
-	if _, err := c.CreateTable(t.Context(), dynamo.TableDefinition(name)); err != nil {
+	if _, err := c.CreateTable(t.Context(), ddbtable.Definition(name)); err != nil {
 		t.Fatal(err)
 	}
 	return name, c
@@ -161,7 +162,7 @@ func TestRetriesThenGivesUp(t *testing.T) {
 // TestNoStream: a table without a stream is an error, not a silent poller.
 func TestNoStream(t *testing.T) {
 	c := ddblocal.Client(endpoint)
-	def := dynamo.TableDefinition(fmt.Sprintf("nostream-%d", time.Now().UnixNano()))
+	def := ddbtable.Definition(fmt.Sprintf("nostream-%d", time.Now().UnixNano()))
 	def.StreamSpecification = nil
 	if _, err := c.CreateTable(t.Context(), def); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -86,8 +87,8 @@ func compareKeys(a, b guardKey) int {
 
 // NewAudits returns, by user id, the audit records in after that are not
 // in st: what was written in between.
-func (st *State) NewAudits(after *State) map[string][]dynamo.AuditRecord {
-	out := map[string][]dynamo.AuditRecord{}
+func (st *State) NewAudits(after *State) map[string][]ddbtable.AuditRecord {
+	out := map[string][]ddbtable.AuditRecord{}
 	for id, recs := range after.Audits {
 		old := map[string]bool{}
 		for _, r := range st.Audits[id] {
@@ -115,7 +116,7 @@ type Contact struct {
 // those of the new ones claimed, and rec appended. It is the "after" that a
 // successful request must leave, exactly. It panics on a value the rules
 // refuse: a successful request has none.
-func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
+func (st *State) Apply(id string, c Contact, rec ddbtable.AuditRecord) *State {
 	out := st.Clone()
 	u := out.Users[id]
 	oldKeys := held(u)
@@ -154,7 +155,7 @@ func (st *State) Apply(id string, c Contact, rec dynamo.AuditRecord) *State {
 	out.Guards = keep
 	for _, k := range newKeys {
 		if !contains(oldKeys, k) {
-			out.Guards = append(out.Guards, dynamo.Guard{Kind: k.kind, Value: k.key.Value, Version: k.key.Version, UserID: id, DomainID: k.domain})
+			out.Guards = append(out.Guards, ddbtable.Guard{Kind: k.kind, Value: k.key.Value, Version: k.key.Version, UserID: id, DomainID: k.domain})
 			out.Items++
 		}
 	}

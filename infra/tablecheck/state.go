@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -27,9 +28,9 @@ import (
 // State is the content of a table as far as the API is concerned. Values
 // in Users, Guards and Notices are in clear: never log them.
 type State struct {
-	Users  map[string]userinfo.User        // by user id; users not found are absent
-	Guards []dynamo.Guard                  // of the accounts read, sorted by account, kind and value
-	Audits map[string][]dynamo.AuditRecord // by user id, oldest first
+	Users  map[string]userinfo.User          // by user id; users not found are absent
+	Guards []ddbtable.Guard                  // of the accounts read, sorted by account, kind and value
+	Audits map[string][]ddbtable.AuditRecord // by user id, oldest first
 	// Notices are the outbox messages of each user, as far as a change
 	// decides them (ids and times are the store's), oldest first.
 	Notices map[string][]Notice
@@ -53,8 +54,8 @@ var farFuture = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 // domains, with strongly consistent reads. It returns the store's error
 // (EUNAVAILABLE when DynamoDB throttles or is unreachable) or the SDK's.
 func Read(ctx context.Context, client *dynamodb.Client, table string, domains, userIDs []string) (*State, error) {
-	s := dynamo.New(client, table, dynamo.Options{})
-	st := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}, Notices: map[string][]Notice{}}
+	s := ddbtable.New(client, table, dynamo.Options{})
+	st := &State{Users: map[string]userinfo.User{}, Audits: map[string][]ddbtable.AuditRecord{}, Notices: map[string][]Notice{}}
 	for _, id := range userIDs {
 		u, err := s.GetUser(ctx, id)
 		switch {
@@ -110,7 +111,7 @@ func countItems(ctx context.Context, client *dynamodb.Client, table string) (int
 	return n, nil
 }
 
-func sortGuards(gs []dynamo.Guard) {
+func sortGuards(gs []ddbtable.Guard) {
 	sort.Slice(gs, func(i, j int) bool {
 		a, b := gs[i], gs[j]
 		if a.DomainID != b.DomainID {
@@ -128,13 +129,13 @@ func sortGuards(gs []dynamo.Guard) {
 
 // Clone returns a deep copy of st.
 func (st *State) Clone() *State {
-	c := &State{Users: map[string]userinfo.User{}, Audits: map[string][]dynamo.AuditRecord{}, Notices: map[string][]Notice{}, Items: st.Items}
+	c := &State{Users: map[string]userinfo.User{}, Audits: map[string][]ddbtable.AuditRecord{}, Notices: map[string][]Notice{}, Items: st.Items}
 	for id, u := range st.Users {
 		c.Users[id] = u
 	}
-	c.Guards = append([]dynamo.Guard(nil), st.Guards...)
+	c.Guards = append([]ddbtable.Guard(nil), st.Guards...)
 	for id, recs := range st.Audits {
-		c.Audits[id] = append([]dynamo.AuditRecord(nil), recs...)
+		c.Audits[id] = append([]ddbtable.AuditRecord(nil), recs...)
 	}
 	for id, ns := range st.Notices {
 		c.Notices[id] = append([]Notice(nil), ns...)
@@ -152,7 +153,7 @@ func (st *State) Equal(other *State) bool {
 		reflect.DeepEqual(st.Notices, other.Notices)
 }
 
-func normalise(gs []dynamo.Guard) []dynamo.Guard {
+func normalise(gs []ddbtable.Guard) []ddbtable.Guard {
 	if len(gs) == 0 {
 		return nil
 	}

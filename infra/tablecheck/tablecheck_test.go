@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -27,12 +28,12 @@ func withKeys(u userinfo.User) userinfo.User {
 	return u
 }
 
-func emailGuard(domain, value, owner string) dynamo.Guard {
-	return dynamo.Guard{Kind: dynamo.GuardEmail, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
+func emailGuard(domain, value, owner string) ddbtable.Guard {
+	return ddbtable.Guard{Kind: dynamo.GuardEmail, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
 }
 
-func phoneGuard(domain, value, owner string) dynamo.Guard {
-	return dynamo.Guard{Kind: dynamo.GuardPhone, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
+func phoneGuard(domain, value, owner string) ddbtable.Guard {
+	return ddbtable.Guard{Kind: dynamo.GuardPhone, Value: value, Version: userinfo.KeyVersion, UserID: owner, DomainID: domain}
 }
 
 // twoUsers is a consistent state: u1 and u2 in d1, each with an email and
@@ -45,12 +46,12 @@ func twoUsers() *tablecheck.State {
 			"u2": user("u2", "d1", "b@example.com", "13800000222"),
 			"u3": user("u3", "d2", "A@example.com", ""),
 		},
-		Guards: []dynamo.Guard{
+		Guards: []ddbtable.Guard{
 			emailGuard("d1", "a@example.com", "u1"), emailGuard("d1", "b@example.com", "u2"),
 			phoneGuard("d1", "+8613800000111", "u1"), phoneGuard("d1", "+8613800000222", "u2"),
 			emailGuard("d2", "a@example.com", "u3"),
 		},
-		Audits: map[string][]dynamo.AuditRecord{},
+		Audits: map[string][]ddbtable.AuditRecord{},
 		Items:  8,
 	}
 }
@@ -102,7 +103,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestApply(t *testing.T) {
-	rec := dynamo.AuditRecord{UserID: "u1", ActorUserID: "u1", RequestID: "r1", At: t0}
+	rec := ddbtable.AuditRecord{UserID: "u1", ActorUserID: "u1", RequestID: "r1", At: t0}
 	s := func(v string) *string { return &v }
 	tests := []struct {
 		name      string

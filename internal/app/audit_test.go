@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -63,7 +64,7 @@ func TestAuditTrail(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("alice has %d audit records, want 2 (the refused and the unchanged requests write none): %+v", len(recs), recs)
 	}
-	want := []dynamo.AuditRecord{
+	want := []ddbtable.AuditRecord{
 		{UserID: aliceID, ActorUserID: aliceID, ActorDomainID: domainA, RequestID: ids[0], SourceIP: "127.0.0.1",
 			Fields: []string{"email"}, Email: userinfo.MaskEmail(newEmail)},
 		{UserID: aliceID, ActorUserID: aliceID, ActorDomainID: domainA, RequestID: ids[1], SourceIP: "127.0.0.1",

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/tailbuf"
 	"github.com/iam-userinfo/userinfo/internal/app"
@@ -66,7 +67,7 @@ type apiEnv struct {
 	url    string
 	table  string
 	client *dynamodb.Client
-	store  *dynamo.Store
+	store  *ddbtable.Table
 	key    *devkeys.Key
 	logs   *tailbuf.Buffer
 
@@ -89,7 +90,7 @@ func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 		t.Fatal(err)
 	}
 	table := "t-" + randomID()
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	key, err := devkeys.LoadOrCreate(t.TempDir())
@@ -97,7 +98,7 @@ func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 		t.Fatal(err)
 	}
 	e := &apiEnv{t: t, table: table, client: client, key: key, logs: &tailbuf.Buffer{},
-		store: dynamo.New(client, table, dynamo.Options{})}
+		store: ddbtable.New(client, table, dynamo.Options{})}
 
 	if endpoint != "" {
 		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)

@@ -5,9 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -37,8 +37,9 @@ type tx struct {
 	items []types.TransactWriteItem
 	roles []role
 	// requesting is set for a change being requested (RequestChange), not
-	// applied: the account must verify changes rather than not.
+	// applied.
 	requesting bool
+	err        error // the first item that could not be built
 }
 
 func (t *tx) add(r role, it types.TransactWriteItem) {
@@ -46,9 +47,77 @@ func (t *tx) add(r role, it types.TransactWriteItem) {
 	t.roles = append(t.roles, r)
 }
 
+func (t *tx) fail(err error) {
+	if t.err == nil && err != nil {
+		t.err = errorf("build transaction: %v", err)
+	}
+}
+
+// expr builds cond, and upd unless it is nil.
+func (t *tx) expr(cond expression.ConditionBuilder, upd *expression.UpdateBuilder) expression.Expression {
+	b := expression.NewBuilder().WithCondition(cond)
+	if upd != nil {
+		b = b.WithUpdate(*upd)
+	}
+	e, err := b.Build()
+	t.fail(err)
+	return e
+}
+
+// returnOld asks for the user or account item as stored when its
+// condition fails: it says which rule failed.
+func returnOld(r role) types.ReturnValuesOnConditionCheckFailure {
+	if r == roleUser || r == roleAccount {
+		return types.ReturnValuesOnConditionCheckFailureAllOld
+	}
+	return ""
+}
+
+func (t *tx) put(r role, in any, cond expression.ConditionBuilder) {
+	av, err := MarshalItem(in)
+	t.fail(err)
+	e := t.expr(cond, nil)
+	t.add(r, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(t.table), Item: av,
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}})
+}
+
+func (t *tx) update(r role, key Item, cond expression.ConditionBuilder, upd expression.UpdateBuilder) {
+	e := t.expr(cond, &upd)
+	t.add(r, types.TransactWriteItem{Update: &types.Update{TableName: aws.String(t.table), Key: key, UpdateExpression: e.Update(),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: returnOld(r)}})
+}
+
+func (t *tx) delete(r role, key Item, cond expression.ConditionBuilder) {
+	e := t.expr(cond, nil)
+	t.add(r, types.TransactWriteItem{Delete: &types.Delete{TableName: aws.String(t.table), Key: key,
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}})
+}
+
+func (t *tx) check(r role, key Item, cond expression.ConditionBuilder) {
+	e := t.expr(cond, nil)
+	t.add(r, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{TableName: aws.String(t.table), Key: key,
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+		ReturnValuesOnConditionCheckFailure: returnOld(r)}})
+}
+
+// send writes t in one TransactWriteItems. The SDK fills in
+// ClientRequestToken once per call, before its retry loop: a retry after a
+// lost response (a 5xx or a reset connection) returns the first attempt's
+// result instead of failing on the version it bumped.
+func (t *tx) send(ctx context.Context, client *dynamodb.Client) (*types.TransactionCanceledException, error) {
+	if t.err != nil {
+		return nil, t.err
+	}
+	_, err := client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
+	var tce *types.TransactionCanceledException
+	errors.As(err, &tce)
+	return tce, err
+}
+
 // reason returns the cancellation code of the item with role r ("" when the
 // transaction has no such item), and the item DynamoDB returned with it.
-func (t *tx) reason(tce *types.TransactionCanceledException, r role) (string, item) {
+func (t *tx) reason(tce *types.TransactionCanceledException, r role) (string, Item) {
 	for i, rr := range t.roles {
 		if rr == r && i < len(tce.CancellationReasons) {
 			cr := tce.CancellationReasons[i]
@@ -68,95 +137,56 @@ func hasCode(tce *types.TransactionCanceledException, codes map[string]bool) boo
 	return false
 }
 
-// throttled returns the EUNAVAILABLE error for the cancelled transaction of
-// user id when a cancellation reason says it was throttled, and nil when
-// none does; err is the error TransactWriteItems returned.
-func throttled(tce *types.TransactionCanceledException, id string, err error) error {
-	if !hasCode(tce, cancellationThrottleCodes) {
-		return nil
-	}
-	return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", id, err), msgUnavailable)
-}
-
 const codeConditionFailed = "ConditionalCheckFailed"
 
 // conflictCodes is the cancellation code for a transaction that lost a race
 // with another one on the same item: nothing is wrong, trying again works.
 var conflictCodes = map[string]bool{"TransactionConflict": true}
 
-// ownedOrFree is the condition on a guard write: the guard is absent or
-// already belongs to this user (a retried request, or a leftover).
-func ownedOrFree(e *exprs, userID string) string {
-	return "attribute_not_exists(" + e.n(AttrPK) + ") OR " + e.n(attrUserID) + " = " + e.v("uid", avS(userID))
+// guardRoles are the roles of claiming and of releasing a guard of each kind.
+var guardRoles = map[string][2]role{
+	GuardEmail: {roleNewEmailGuard, roleOldEmailGuard},
+	GuardPhone: {roleNewPhoneGuard, roleOldPhoneGuard},
 }
 
-// putGuard and deleteGuard claim and release the value whose guard key is
-// pk (of key version version, for putGuard).
-func (t *tx) putGuard(r role, pk string, version int, userID, domainID string) {
-	e := newExprs()
-	cond := ownedOrFree(e, userID)
-	t.add(r, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(t.table), Item: encodeGuard(pk, version, userID, domainID),
-		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
-	}})
-}
-
-func (t *tx) deleteGuard(r role, pk, userID string) {
-	e := newExprs()
-	cond := ownedOrFree(e, userID)
-	t.add(r, types.TransactWriteItem{Delete: &types.Delete{
-		TableName: aws.String(t.table), Key: key(pk, guardSK),
-		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
-	}})
-}
-
-// guardMove is the guard change of one kind of value: claim the guard of
-// the new key, release the one of the old key.
-type guardMove struct {
-	newRole, oldRole role
-	kind             string
-	newKey, oldKey   userinfo.Key
-}
-
-// moveGuard claims m's new key and releases its old one. A key that does
-// not change is left alone: the same key twice in one transaction is a
-// ValidationException.
-func (t *tx) moveGuard(m guardMove, userID, domainID string) {
-	if m.newKey == m.oldKey {
+// moveGuard claims for u the guard of the value of kind under newKey and
+// releases the one under oldKey, in u's account as read (the user rules
+// pin it). A key that does not change is left alone: the same key twice in
+// one transaction is a ValidationException.
+func (t *tx) moveGuard(u *userinfo.User, kind string, newKey, oldKey userinfo.Key) {
+	if newKey == oldKey {
 		return
 	}
-	t.replaceGuard(m, userID, domainID, domainID)
+	t.put(guardRoles[kind][0], NewGuardItem(u.DomainID, kind, newKey, u.ID), FreeOrHeldBy(u.ID))
+	if !oldKey.IsZero() {
+		t.delete(guardRoles[kind][1], GuardKey(u.DomainID, kind, oldKey), FreeOrHeldBy(u.ID))
+	}
 }
 
-// replaceGuard claims m's new key in the account domainID, even when it
-// equals the old one (writing a guard the user holds again is harmless and
-// repairs a missing one), and releases the old key, held in the account
-// oldDomainID, unless it is the new one. A zero key (no value) is skipped.
-func (t *tx) replaceGuard(m guardMove, userID, domainID, oldDomainID string) {
-	newPK, oldPK := guardPK(domainID, m.kind, m.newKey), guardPK(oldDomainID, m.kind, m.oldKey)
-	if newPK != "" {
-		t.putGuard(m.newRole, newPK, m.newKey.Version, userID, domainID)
-	}
-	if oldPK != "" && oldPK != newPK {
-		t.deleteGuard(m.oldRole, oldPK, userID)
-	}
+// checkAccount adds the check of the account rules for c on the account's
+// policy item.
+func (t *tx) checkAccount(c userinfo.Change) {
+	cond, err := accountCondition(c, t.requesting)
+	t.fail(err)
+	t.check(roleAccount, AccountKey(c.User.DomainID), cond)
 }
 
 // ApplyChange writes c in one TransactWriteItems: the user update, the
 // guard of each new value (under its current key) and the release of each
 // old one (under the key the user holds it by), a check of the account's
-// protect policy, and the audit record. Either all of it is written or
-// none. The user update re-checks, in the same transaction, everything the
-// read decided: the version read, the user still enabled and in the same
-// account, and no revocation of its tokens after c.Actor.IssuedAt.
+// policy, the closing of c.Verified, the messages and the audit record.
+// Either all of it is written or none. The user update and the policy check
+// are conditional on userinfo's rules (conditions.go), checked again on
+// the items as stored.
 //
-// It returns *userinfo.StaleError when any of those no longer holds
-// (Current is the user as DynamoDB returned it, nil when it was deleted) or
-// another transaction raced this one; an ECONFLICT *userinfo.Error naming the field
-// when another user of the account holds the new email or mobile number;
-// EFORBIDDEN when the account does not let users manage that value;
-// EUNAVAILABLE when DynamoDB throttles or cannot be reached; and a wrapped
-// error for anything else, including broken invariants.
+// It returns *userinfo.StaleError when a user rule no longer holds
+// (Current is the user as DynamoDB returned it, nil when it was deleted)
+// or another transaction raced this one; an ECONFLICT *userinfo.Error
+// naming the field when another user of the account holds the new email
+// or mobile number; the error of the account rule c breaks
+// (userinfo.Account.Check); EUNAVAILABLE when DynamoDB throttles or cannot
+// be reached; and a wrapped error for anything else, including broken
+// invariants.
 func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 	if c.User == nil {
 		return errorf("ApplyChange: change has no user")
@@ -168,97 +198,54 @@ func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 		c.At = s.now()
 	}
 	c.At = c.At.UTC()
-	t, err := s.changeTx(c)
-	if err != nil {
-		return err
-	}
-	// The SDK fills in ClientRequestToken once per call, before its retry
-	// loop: a retry after a lost response (a 5xx or a reset connection)
-	// returns the first attempt's result instead of failing on the
-	// version it bumped.
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
+	t := s.changeTx(c)
+	tce, err := t.send(ctx, s.client)
+	if tce != nil {
 		return t.changeCancelled(c, tce, err)
 	}
 	return classify("TransactWriteItems", err)
 }
 
-func (s *Store) changeTx(c userinfo.Change) (*tx, error) {
+func (s *Store) changeTx(c userinfo.Change) *tx {
 	u := c.User
 	t := &tx{table: s.table}
 
-	// (1) The user item.
-	e := newExprs()
-	var set []string
+	// (1) The user item (UserItem's attributes), conditional on the user rules.
+	name, value := expression.Name, expression.Value
+	upd := expression.Set(name(attrVersion), name(attrVersion).Plus(value(1))).Set(name(attrUpdatedAt), value(formatTime(c.At)))
 	if c.Email != nil {
-		set = append(set,
-			e.n(attrEmail)+" = "+e.v("email", avS(c.Email.Address)),
-			e.n(attrEmailKey)+" = "+e.v("emailkey", avS(encodeKey(userinfo.CurrentKey(c.Email.Key)))),
-			e.n(attrEmailVerified)+" = "+e.v("emailverified", avBool(verifies(c, userinfo.FieldEmail))))
+		upd = upd.Set(name("email"), value(c.Email.Address)).
+			Set(name("email_key"), value(encodeKey(userinfo.CurrentKey(c.Email.Key)))).
+			Set(name("email_verified"), value(verifies(c, userinfo.FieldEmail)))
 	}
 	if c.Mobile != nil {
-		set = append(set,
-			e.n(attrAreaCode)+" = "+e.v("areacode", avS(c.Mobile.AreaCode)),
-			e.n(attrPhone)+" = "+e.v("phone", avS(c.Mobile.Number)),
-			e.n(attrPhoneKey)+" = "+e.v("phonekey", avS(encodeKey(userinfo.CurrentKey(c.Mobile.Key)))),
-			e.n(attrPhoneVerified)+" = "+e.v("phoneverified", avBool(verifies(c, userinfo.FieldMobile))))
+		upd = upd.Set(name("areacode"), value(c.Mobile.AreaCode)).Set(name("phone"), value(c.Mobile.Number)).
+			Set(name("phone_key"), value(encodeKey(userinfo.CurrentKey(c.Mobile.Key)))).
+			Set(name("phone_verified"), value(verifies(c, userinfo.FieldMobile)))
 	}
-	set = append(set,
-		e.n(attrVersion)+" = "+e.n(attrVersion)+" + "+e.v("one", avN(1)),
-		e.n(attrUpdatedAt)+" = "+e.v("now", avS(formatTime(c.At))))
-	t.add(roleUser, types.TransactWriteItem{Update: &types.Update{
-		TableName:                           aws.String(s.table),
-		Key:                                 key(userPK(u.ID), userSK),
-		UpdateExpression:                    aws.String("SET " + strings.Join(set, ", ")),
-		ConditionExpression:                 aws.String(userAsRead(e, u, c.Actor)),
-		ExpressionAttributeNames:            e.namesOrNil(),
-		ExpressionAttributeValues:           e.valuesOrNil(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}})
+	cond, err := userCondition(c.Actor, u)
+	t.fail(err)
+	t.update(roleUser, UserKey(u.ID), cond, upd)
 
-	// (2) Uniqueness guards, keyed in the user's account as read; the
-	// conditions above pin that account.
+	// (2) Uniqueness guards.
 	if c.Email != nil {
-		t.moveGuard(guardMove{roleNewEmailGuard, roleOldEmailGuard, kindEmail, userinfo.CurrentKey(c.Email.Key), u.EmailKey}, u.ID, u.DomainID)
+		t.moveGuard(u, GuardEmail, userinfo.CurrentKey(c.Email.Key), u.EmailKey)
 	}
 	if c.Mobile != nil {
-		t.moveGuard(guardMove{roleNewPhoneGuard, roleOldPhoneGuard, kindPhone, userinfo.CurrentKey(c.Mobile.Key), u.PhoneKey}, u.ID, u.DomainID)
+		t.moveGuard(u, GuardPhone, userinfo.CurrentKey(c.Mobile.Key), u.PhoneKey)
 	}
-
-	// (3) The account's protect policy, and whether it verifies changes.
-	t.add(roleAccount, accountCheck(s.table, c, false))
-
-	// (4) The audit record.
-	e = newExprs()
-	t.add(roleAudit, types.TransactWriteItem{Put: &types.Put{
-		TableName:                aws.String(s.table),
-		Item:                     s.auditItem(c),
-		ConditionExpression:      aws.String("attribute_not_exists(" + e.n(AttrPK) + ")"),
-		ExpressionAttributeNames: e.namesOrNil(),
-	}})
-
-	// (5) The pending changes whose codes came back, closed, and (6) the
+	// (3) The account's policy; (4) the audit record.
+	t.checkAccount(c)
+	t.put(roleAudit, s.auditItem(c), expression.AttributeNotExists(name(AttrPK)))
+	// (5) The pending changes whose codes came back, closed; (6) the
 	// messages to send.
 	for _, p := range c.Verified {
-		upd, err := s.closePending(p)
-		if err != nil {
-			return nil, err
-		}
-		r := rolePendingEmail
-		if p.Field == userinfo.FieldMobile {
-			r = rolePendingMobile
-		}
-		t.add(r, upd)
+		t.closePending(p)
 	}
 	for _, m := range c.Messages {
-		put, err := s.outboxPut(m)
-		if err != nil {
-			return nil, err
-		}
-		t.add(roleOutbox, put)
+		t.putMessage(m)
 	}
-	return t, nil
+	return t
 }
 
 // verifies reports whether c applies a verified value of field.
@@ -271,73 +258,24 @@ func verifies(c userinfo.Change, field string) bool {
 	return false
 }
 
-// userAsRead returns the condition that the user item is still u as read:
-// what userinfo.Service.Authorize decided from the read, checked again at
-// the write, so that a revocation, a disabling or a move between the two
-// cannot let a change through. Times in timeLayout compare as strings
-// (decodeUser refuses any other layout).
-func userAsRead(e *exprs, u *userinfo.User, actor userinfo.Principal) string {
-	return "attribute_exists(" + e.n(AttrPK) + ")" +
-		" AND " + e.n(attrVersion) + " = " + e.v("v", avN(u.Version)) +
-		" AND " + e.n(attrEnabled) + " = " + e.v("true", avBool(true)) +
-		" AND " + e.n(attrDomainID) + " = " + e.v("d", avS(u.DomainID)) +
-		" AND (attribute_not_exists(" + e.n(attrTokensRevokedAt) + ") OR " + e.n(attrTokensRevokedAt) + " <= " + e.v("iat", avS(formatTime(actor.IssuedAt))) + ")"
-}
-
-// accountCheck returns the check of the account's protect policy for the
-// values c changes (an absent item or attribute allows), and of whether the
-// account verifies changes: it must when c is being requested, must not
-// when c is applied unverified, and may either way when c applies verified
-// values.
-func accountCheck(table string, c userinfo.Change, requesting bool) types.TransactWriteItem {
-	e := newExprs()
-	var checks []string
-	if c.Email != nil {
-		checks = append(checks, "(attribute_not_exists("+e.n(attrManageEmail)+") OR "+e.n(attrManageEmail)+" = "+e.v("true", avBool(true))+")")
-	}
-	if c.Mobile != nil {
-		checks = append(checks, "(attribute_not_exists("+e.n(attrManageMobile)+") OR "+e.n(attrManageMobile)+" = "+e.v("true", avBool(true))+")")
-	}
-	switch {
-	case requesting:
-		checks = append(checks, e.n(attrVerifyChanges)+" = "+e.v("true", avBool(true)))
-	case len(c.Verified) == 0:
-		checks = append(checks, "(attribute_not_exists("+e.n(attrVerifyChanges)+") OR "+e.n(attrVerifyChanges)+" = "+e.v("false", avBool(false))+")")
-	}
-	return types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName:                 aws.String(table),
-		Key:                       key(accountPK(c.User.DomainID), domainSK),
-		ConditionExpression:       aws.String(strings.Join(checks, " AND ")),
-		ExpressionAttributeNames:  e.namesOrNil(),
-		ExpressionAttributeValues: e.valuesOrNil(),
-		// To tell which failed: a policy (and which of two), or verification.
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}}
-}
-
 // auditItem returns the audit record of c, with masked values only.
-func (s *Store) auditItem(c userinfo.Change) item {
+func (s *Store) auditItem(c userinfo.Change) AuditItem {
 	reqID := c.Meta.RequestID
 	if reqID == "" {
 		// The request id is part of the key; without one, two changes in
 		// the same nanosecond would collide.
 		reqID = "local-" + randomHex(8)
 	}
-	it := key(userPK(c.User.ID), auditSK(c.At, reqID))
-	it[attrUserID] = avS(c.User.ID)
-	it[attrActorUserID] = avS(c.Actor.UserID)
-	it[attrActorDomainID] = avS(c.Actor.DomainID)
-	it[attrRequestID] = avS(reqID)
-	it[attrSourceIP] = avS(c.Meta.SourceIP)
-	it[attrAt] = avS(formatTime(c.At))
-	it[attrFields] = avList(c.Fields())
-	it[TTLAttribute] = avN(c.At.Add(s.retention).Unix())
+	it := AuditItem{
+		PK: userPK(c.User.ID), SK: auditPrefix + formatTime(c.At) + "#" + reqID,
+		UserID: c.User.ID, ActorUserID: c.Actor.UserID, ActorDomainID: c.Actor.DomainID, RequestID: reqID,
+		SourceIP: c.Meta.SourceIP, At: c.At, Fields: c.Fields(), TTL: c.At.Add(s.retention).Unix(),
+	}
 	if c.Email != nil {
-		it[attrEmail] = avS(userinfo.MaskEmail(c.Email.Address))
+		it.Email = userinfo.MaskEmail(c.Email.Address)
 	}
 	if c.Mobile != nil {
-		it[attrAreaCode] = avS(c.Mobile.AreaCode)
-		it[attrPhone] = avS(userinfo.MaskPhone(c.Mobile.Number))
+		it.AreaCode, it.Phone = c.Mobile.AreaCode, userinfo.MaskPhone(c.Mobile.Number)
 	}
 	return it
 }
@@ -358,30 +296,26 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 		if len(old) == 0 {
 			return &userinfo.StaleError{} // deleted: the caller reads again and gets ENOTFOUND
 		}
-		cur, derr := decodeUser(old)
+		cur, derr := DecodeUser(old)
 		if derr != nil {
 			return errorf("TransactWriteItems: user %s: %v", c.User.ID, derr)
 		}
 		return &userinfo.StaleError{Current: cur}
 	}
-	if terr := throttled(tce, c.User.ID, err); terr != nil {
-		return terr
+	if hasCode(tce, cancellationThrottleCodes) {
+		return userinfo.Unavailable(errorf("TransactWriteItems: user %s: throttled: %w", c.User.ID, err), msgUnavailable)
 	}
 	if hasCode(tce, conflictCodes) {
 		return &userinfo.StaleError{}
 	}
-	if code, acct := t.reason(tce, roleAccount); code == codeConditionFailed {
-		emailForbidden := c.Email != nil && !getBool(acct, attrManageEmail, true)
-		mobileForbidden := c.Mobile != nil && !getBool(acct, attrManageMobile, true)
-		switch {
-		case emailForbidden:
-			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own email address.")
-		case mobileForbidden:
-			return userinfo.Errorf(userinfo.EFORBIDDEN, "The account does not allow users to change their own mobile number.")
-		case t.requesting:
-			return &userinfo.StaleError{} // the account stopped verifying changes: apply instead
-		case len(c.Verified) == 0:
-			return userinfo.ErrVerificationRequired
+	// The policy as stored says which account rule failed.
+	if code, old := t.reason(tce, roleAccount); code == codeConditionFailed {
+		a, derr := DecodeAccount(c.User.DomainID, old)
+		if derr != nil {
+			return errorf("TransactWriteItems: account %s: %v", c.User.DomainID, derr)
+		}
+		if err := a.Check(c, t.requesting); err != nil {
+			return err
 		}
 	}
 	for r, field := range map[role]string{rolePendingEmail: userinfo.FieldEmail, rolePendingMobile: userinfo.FieldMobile} {
@@ -407,23 +341,16 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 // guard of the user's current value is (an invariant is broken; not the
 // caller's fault).
 func (t *tx) guardCancelled(userID string, tce *types.TransactionCanceledException) error {
-	if code, _ := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
-		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "email", Message: "The email address is already in use."}
+	taken := map[string]string{GuardEmail: "The email address is already in use.", GuardPhone: "The mobile number is already in use."}
+	for _, kind := range []string{GuardEmail, GuardPhone} {
+		if code, _ := t.reason(tce, guardRoles[kind][0]); code == codeConditionFailed {
+			return &userinfo.Error{Code: userinfo.ECONFLICT, Field: kind, Message: taken[kind]}
+		}
 	}
-	if code, _ := t.reason(tce, roleNewPhoneGuard); code == codeConditionFailed {
-		return &userinfo.Error{Code: userinfo.ECONFLICT, Field: "phone", Message: "The mobile number is already in use."}
-	}
-	for _, r := range []role{roleOldEmailGuard, roleOldPhoneGuard} {
-		if code, _ := t.reason(tce, r); code == codeConditionFailed {
-			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", userID, guardKind(r))
+	for _, kind := range []string{GuardEmail, GuardPhone} {
+		if code, _ := t.reason(tce, guardRoles[kind][1]); code == codeConditionFailed {
+			return errorf("TransactWriteItems: user %s: guard of its current %s is held by another user", userID, kind)
 		}
 	}
 	return nil
-}
-
-func guardKind(r role) string {
-	if r == roleOldEmailGuard || r == roleNewEmailGuard {
-		return "email"
-	}
-	return "phone"
 }

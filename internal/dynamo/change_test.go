@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -17,7 +18,7 @@ import (
 // fixture is one ApplyChange scenario's world: a fresh account with one
 // user (verified email and mobile number) and a second, empty account.
 type fixture struct {
-	s      *dynamo.Store
+	s      *ddbtable.Table
 	domain string
 	other  string
 	user   *userinfo.User
@@ -26,8 +27,8 @@ type fixture struct {
 // state is everything ApplyChange may write, to check "nothing written".
 type state struct {
 	user   *userinfo.User
-	guards []dynamo.Guard
-	audit  []dynamo.AuditRecord
+	guards []ddbtable.Guard
+	audit  []ddbtable.AuditRecord
 }
 
 func snapshot(t *testing.T, f *fixture) state {
@@ -85,7 +86,7 @@ func TestApplyChange(t *testing.T) {
 				if !reflect.DeepEqual(*after.user, want) {
 					t.Errorf("user = %+v\nwant %+v", *after.user, want)
 				}
-				wantGuards := []dynamo.Guard{
+				wantGuards := []ddbtable.Guard{
 					{Kind: dynamo.GuardEmail, Value: "new.address@example.org", Version: 2, UserID: f.user.ID, DomainID: f.domain},
 					{Kind: dynamo.GuardPhone, Value: "+8618292010816", Version: 2, UserID: f.user.ID, DomainID: f.domain},
 				}
@@ -95,7 +96,7 @@ func TestApplyChange(t *testing.T) {
 				if len(after.audit) != 1 {
 					t.Fatalf("%d audit records, want 1", len(after.audit))
 				}
-				wantAudit := dynamo.AuditRecord{
+				wantAudit := ddbtable.AuditRecord{
 					UserID: f.user.ID, ActorUserID: f.user.ID, ActorDomainID: f.domain,
 					RequestID: c.Meta.RequestID, SourceIP: "192.0.2.10", At: c.At,
 					Fields: []string{"email"}, Email: "n***@e***.org",
@@ -144,7 +145,7 @@ func TestApplyChange(t *testing.T) {
 				if !reflect.DeepEqual(*after.user, want) {
 					t.Errorf("user = %+v\nwant %+v", *after.user, want)
 				}
-				wantGuards := []dynamo.Guard{
+				wantGuards := []ddbtable.Guard{
 					{Kind: dynamo.GuardEmail, Value: "john.doe@example.com", Version: 2, UserID: f.user.ID, DomainID: f.domain},
 					{Kind: dynamo.GuardPhone, Value: "+447700900123", Version: 2, UserID: f.user.ID, DomainID: f.domain},
 				}
@@ -476,7 +477,7 @@ func TestApplyChange(t *testing.T) {
 	}
 }
 
-func putAccount(t *testing.T, s *dynamo.Store, a userinfo.Account) {
+func putAccount(t *testing.T, s *ddbtable.Table, a userinfo.Account) {
 	t.Helper()
 	if err := s.PutAccount(context.Background(), a); err != nil {
 		t.Fatal(err)

@@ -2,9 +2,13 @@ package dynamo
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -16,20 +20,18 @@ var Classify = classify
 
 // PutMessage writes m to the outbox as a change's transaction does.
 func (s *Store) PutMessage(ctx context.Context, m userinfo.Message) error {
-	put, err := s.outboxPut(m)
-	if err != nil {
-		return err
-	}
-	_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put}})
+	t := &tx{table: s.table}
+	t.putMessage(m)
+	_, err := t.send(ctx, s.client)
 	return err
 }
 
 // PutPending writes a pending change with what SetCode looks at.
 func (s *Store) PutPending(ctx context.Context, userID, field, pendingID string, expires time.Time) error {
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item{
-		AttrPK: avS(userPK(userID)), AttrSK: avS(pendingSK(field)),
-		attrPendingID: avS(pendingID), attrValidUntil: avN(expires.Unix()),
-	}})
+	it := key(userPK(userID), pendingSK(field))
+	it[attrPendingID] = &types.AttributeValueMemberS{Value: pendingID}
+	it[attrValidUntil] = &types.AttributeValueMemberN{Value: strconv.FormatInt(expires.Unix(), 10)}
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: it})
 	return err
 }
 
@@ -46,4 +48,57 @@ func (s *Store) RawItem(ctx context.Context, pk, sk string) (map[string]types.At
 func PendingKey(userID, field string) (pk, sk string) { return userPK(userID), pendingSK(field) }
 
 // OutboxKey returns the key of outbox message id.
-func OutboxKey(id string) (pk, sk string) { return outboxPrefix + id, outboxSK }
+func OutboxKey(id string) (pk, sk string) { return OutboxPrefix + id, outboxSK }
+
+// UserConditionNames and AccountConditionNames return the rules the store
+// has a condition for, sorted.
+func UserConditionNames() []string    { return slices.Sorted(maps.Keys(userConditions)) }
+func AccountConditionNames() []string { return slices.Sorted(maps.Keys(accountConditions)) }
+
+// UserCondition returns the condition the store writes the user rule name
+// as, for a change by p computed from read; all for every rule, as
+// ApplyChange writes them.
+func UserCondition(name string, p userinfo.Principal, read *userinfo.User) (expression.ConditionBuilder, error) {
+	if name == "all" {
+		return userCondition(p, read)
+	}
+	cond, ok := userConditions[name]
+	if !ok {
+		return expression.ConditionBuilder{}, errorf("no condition for the rule %q", name)
+	}
+	return cond(p, read), nil
+}
+
+// AccountCondition returns the condition the store writes the account rule
+// name as for c, and false when the rule does not apply to c; all for every
+// rule, as ApplyChange and RequestChange write them.
+func AccountCondition(name string, c userinfo.Change, requesting bool) (expression.ConditionBuilder, bool, error) {
+	if name == "all" {
+		cond, err := accountCondition(c, requesting)
+		return cond, true, err
+	}
+	cond, ok := accountConditions[name]
+	if !ok {
+		return expression.ConditionBuilder{}, false, errorf("no condition for the rule %q", name)
+	}
+	cb, applies := cond(c, requesting)
+	return cb, applies, nil
+}
+
+// PutUser and PutAccountItem write u and a as whole items, as tools do.
+func (s *Store) PutUser(ctx context.Context, u userinfo.User) error {
+	return s.putItem(ctx, NewUserItem(u))
+}
+
+func (s *Store) PutAccountItem(ctx context.Context, a userinfo.Account) error {
+	return s.putItem(ctx, NewAccountItem(a))
+}
+
+func (s *Store) putItem(ctx context.Context, in any) error {
+	av, err := MarshalItem(in)
+	if err != nil {
+		return err
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: av})
+	return err
+}

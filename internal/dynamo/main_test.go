@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -63,7 +64,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -84,13 +85,13 @@ var fixedNow = time.Now().UTC().Truncate(time.Second)
 
 const retention = 30 * 24 * time.Hour
 
-func newStore(c *dynamodb.Client) *dynamo.Store {
-	return dynamo.New(c, table, dynamo.Options{AuditRetention: retention, Now: func() time.Time { return fixedNow }})
+func newStore(c *dynamodb.Client) *ddbtable.Table {
+	return ddbtable.New(c, table, dynamo.Options{AuditRetention: retention, Now: func() time.Time { return fixedNow }})
 }
 
 // seedUser writes a user of domainID with a verified email and mobile
 // number and returns it as stored.
-func seedUser(t *testing.T, s *dynamo.Store, domainID, email, areaCode, phone string) *userinfo.User {
+func seedUser(t *testing.T, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
 	t.Helper()
 	ctx := context.Background()
 	u := userinfo.User{

@@ -3,6 +3,8 @@ package dynamo
 import (
 	"slices"
 	"sort"
+
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // Operations returns the DynamoDB API operations the Store calls on the
@@ -36,12 +38,12 @@ func Grants() []Grant {
 		// closed) and its audit records (written).
 		{[]string{"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, []string{userPK(wild)}},
 		// The messages a change sends, into the outbox.
-		{[]string{"dynamodb:PutItem"}, []string{outboxPrefix + wild}},
+		{[]string{"dynamodb:PutItem"}, []string{OutboxPrefix + wild}},
 		// Claiming, checking and releasing uniqueness guards, of any key
 		// version (guardPK).
 		{[]string{"dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem"}, []string{
-			domainPrefix + wild + "#" + kindEmail + "#" + wild,
-			domainPrefix + wild + "#" + kindPhone + "#" + wild,
+			guardPK(wild, GuardEmail, userinfo.Key{Version: 1, Value: wild}),
+			guardPK(wild, GuardPhone, userinfo.Key{Version: 1, Value: wild}),
 		}},
 		// The check of the account's protect policy.
 		{[]string{"dynamodb:ConditionCheckItem"}, []string{accountPK(wild)}},
@@ -54,7 +56,7 @@ func Grants() []Grant {
 func NotifierGrants() []Grant {
 	wild := "*"
 	return []Grant{
-		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{outboxPrefix + wild}},
+		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{OutboxPrefix + wild}},
 		{[]string{"dynamodb:UpdateItem"}, []string{userPK(wild)}},
 	}
 }
@@ -67,15 +69,4 @@ func IAMActions() []string {
 	}
 	sort.Strings(out)
 	return slices.Compact(out)
-}
-
-// SeedOperations returns the DynamoDB API operations that the local tools
-// and tests call (CreateTable, UpsertUser, DeleteUser, GetAccount,
-// PutAccount, Guards, AuditRecords), sorted. Those beyond Operations the
-// Lambda's role must not need.
-func SeedOperations() []string {
-	return []string{
-		"CreateTable", "DescribeTable", "DescribeTimeToLive", "GetItem",
-		"PutItem", "Query", "Scan", "TransactWriteItems", "UpdateTimeToLive",
-	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -15,37 +14,11 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// pendingItem is the stored form of a userinfo.Pending (pk USER#<id>, sk
-// PENDING#EMAIL or PENDING#MOBILE). It holds the new value in clear, as the
-// user item holds the current one; TTL removes it once it can neither be
-// verified nor count against the send limit (Pending.Keep).
-type pendingItem struct {
-	PK          string `dynamodbav:"pk"`
-	SK          string `dynamodbav:"sk"`
-	PendingID   string `dynamodbav:"pending_id"`
-	Field       string `dynamodbav:"field"`
-	Email       string `dynamodbav:"email,omitempty"`
-	EmailKey    string `dynamodbav:"email_key,omitempty"`
-	AreaCode    string `dynamodbav:"areacode,omitempty"`
-	Phone       string `dynamodbav:"phone,omitempty"`
-	PhoneKey    string `dynamodbav:"phone_key,omitempty"`
-	ValidUntil  int64  `dynamodbav:"valid_until"` // epoch seconds: SetCode compares it
-	TriesLeft   int    `dynamodbav:"tries_left"`
-	CodeHash    string `dynamodbav:"code_hash,omitempty"`
-	CodeSalt    string `dynamodbav:"code_salt,omitempty"`
-	Sends       int    `dynamodbav:"sends"`
-	WindowStart string `dynamodbav:"window_start"`
-	RequestID   string `dynamodbav:"request_id"`
-	RequestedAt string `dynamodbav:"requested_at"`
-	TTL         int64  `dynamodbav:"expires_at"`
-}
-
-func encodePending(p *userinfo.Pending) (item, error) {
+func newPendingItem(p *userinfo.Pending) (pendingItem, error) {
 	it := pendingItem{
 		PK: userPK(p.UserID), SK: pendingSK(p.Field), PendingID: p.ID, Field: p.Field,
 		ValidUntil: p.ValidUntil.Unix(), TriesLeft: p.TriesLeft, Sends: p.Sends,
-		WindowStart: formatTime(p.WindowStart), RequestID: p.RequestID, RequestedAt: formatTime(p.RequestedAt),
-		TTL: p.Keep().Unix(),
+		WindowStart: p.WindowStart, RequestID: p.RequestID, RequestedAt: p.RequestedAt, TTL: p.Keep().Unix(),
 	}
 	switch {
 	case p.Field == userinfo.FieldEmail && p.Email != nil:
@@ -53,30 +26,20 @@ func encodePending(p *userinfo.Pending) (item, error) {
 	case p.Field == userinfo.FieldMobile && p.Mobile != nil:
 		it.AreaCode, it.Phone, it.PhoneKey = p.Mobile.AreaCode, p.Mobile.Number, encodeKey(userinfo.CurrentKey(p.Mobile.Key))
 	default:
-		return nil, errorf("pending change of %q without its value", p.Field)
+		return it, errorf("pending change of %q without its value", p.Field)
 	}
-	av, err := attributevalue.MarshalMap(it)
-	if err != nil {
-		return nil, errorf("encode pending change: %v", err)
-	}
-	return av, nil
+	return it, nil
 }
 
-func decodePending(userID string, av item) (*userinfo.Pending, error) {
+func decodePending(userID string, av Item) (*userinfo.Pending, error) {
 	var it pendingItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+	if err := UnmarshalItem(av, &it); err != nil {
 		return nil, err
 	}
 	p := &userinfo.Pending{
 		UserID: userID, Field: it.Field, ID: it.PendingID, ValidUntil: time.Unix(it.ValidUntil, 0).UTC(),
-		TriesLeft: it.TriesLeft, CodeHash: it.CodeHash, CodeSalt: it.CodeSalt, Sends: it.Sends, RequestID: it.RequestID,
-	}
-	var err error
-	if p.WindowStart, err = time.Parse(time.RFC3339Nano, it.WindowStart); err != nil {
-		return nil, errors.New("attribute window_start: not an RFC 3339 time")
-	}
-	if p.RequestedAt, err = time.Parse(time.RFC3339Nano, it.RequestedAt); err != nil {
-		return nil, errors.New("attribute requested_at: not an RFC 3339 time")
+		TriesLeft: it.TriesLeft, CodeHash: it.CodeHash, CodeSalt: it.CodeSalt, Sends: it.Sends,
+		WindowStart: it.WindowStart, RequestID: it.RequestID, RequestedAt: it.RequestedAt,
 	}
 	switch it.Field {
 	case userinfo.FieldEmail:
@@ -93,9 +56,6 @@ func decodePending(userID string, av item) (*userinfo.Pending, error) {
 		p.Mobile = &userinfo.Mobile{AreaCode: it.AreaCode, Number: it.Phone, Key: k.Value}
 	default:
 		return nil, fmt.Errorf("attribute field: %q is no field", it.Field)
-	}
-	if p.ID == "" {
-		return nil, errors.New("attribute pending_id is required")
 	}
 	return p, nil
 }
@@ -128,132 +88,103 @@ func (s *Store) GetPending(ctx context.Context, userID, field string) (*userinfo
 // was replaced or tried meanwhile; EUNAVAILABLE when DynamoDB throttles or
 // cannot be reached.
 func (s *Store) WrongCode(ctx context.Context, p *userinfo.Pending) (int, error) {
-	left := p.TriesLeft - 1
+	left := max(p.TriesLeft-1, 0)
 	cond := expression.Name(attrPendingID).Equal(expression.Value(p.ID)).
 		And(expression.Name(attrTriesLeft).Equal(expression.Value(p.TriesLeft)))
 	upd := expression.Set(expression.Name(attrTriesLeft), expression.Value(left))
-	if left <= 0 {
-		left = 0
+	if left == 0 {
 		upd = upd.Remove(expression.Name(attrCodeHash)).Remove(expression.Name(attrCodeSalt))
 	}
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
-	if err != nil {
-		return 0, errorf("WrongCode: %v", err)
-	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName: aws.String(s.table), Key: key(userPK(p.UserID), pendingSK(p.Field)),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	})
-	var ccf *types.ConditionalCheckFailedException
-	if errors.As(err, &ccf) {
+	ok, err := s.updateIf(ctx, key(userPK(p.UserID), pendingSK(p.Field)), cond, upd)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
 		return 0, &userinfo.StaleError{}
-	}
-	if err != nil {
-		return 0, classify("UpdateItem", err)
 	}
 	return left, nil
 }
 
-// closePending returns the transaction item that closes p once its code
-// came back: no tries left, no code, conditional on p still being the
-// stored change with the code that was checked.
-func (s *Store) closePending(p *userinfo.Pending) (types.TransactWriteItem, error) {
+// updateIf applies upd to the item at key if cond holds, and reports
+// whether it did. It returns EUNAVAILABLE when DynamoDB throttles or
+// cannot be reached.
+func (s *Store) updateIf(ctx context.Context, key Item, cond expression.ConditionBuilder, upd expression.UpdateBuilder) (bool, error) {
+	e, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return false, errorf("UpdateItem: %v", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: key, UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	return err == nil, classify("UpdateItem", err)
+}
+
+// closePending adds the update that closes p once its code came back: no
+// tries left, no code, conditional on p still being the stored change with
+// the code that was checked.
+func (t *tx) closePending(p *userinfo.Pending) {
 	cond := expression.Name(attrPendingID).Equal(expression.Value(p.ID)).
 		And(expression.Name(attrCodeHash).Equal(expression.Value(p.CodeHash)))
 	upd := expression.Set(expression.Name(attrTriesLeft), expression.Value(0)).
 		Remove(expression.Name(attrCodeHash)).Remove(expression.Name(attrCodeSalt))
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, errorf("close pending: %v", err)
-	}
-	return types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(s.table), Key: key(userPK(p.UserID), pendingSK(p.Field)),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, nil
+	t.update(pendingRoles[p.Field], key(userPK(p.UserID), pendingSK(p.Field)), cond, upd)
 }
 
-// putPending returns the transaction item that stores p in place of old
-// (nil: none was read), conditional on old still being the stored one.
-func (s *Store) putPending(p *userinfo.Pending, old *userinfo.Pending) (types.TransactWriteItem, error) {
-	av, err := encodePending(p)
-	if err != nil {
-		return types.TransactWriteItem{}, err
-	}
-	cond := expression.AttributeNotExists(expression.Name(AttrPK))
-	if old != nil {
-		cond = expression.Name(attrPendingID).Equal(expression.Value(old.ID))
-	}
-	expr, err := expression.NewBuilder().WithCondition(cond).Build()
-	if err != nil {
-		return types.TransactWriteItem{}, errorf("put pending: %v", err)
-	}
-	return types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(s.table), Item: av, ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
-	}}, nil
-}
+var pendingRoles = map[string]role{userinfo.FieldEmail: rolePendingEmail, userinfo.FieldMobile: rolePendingMobile}
 
-// RequestChange writes r in one TransactWriteItems: a check that the user
-// is as read (the same re-checks as ApplyChange's update), a check that no
-// other user holds each new value, a check that the account allows the
-// change and still verifies changes, each pending change in place of the
-// one read, and the messages. It returns *userinfo.StaleError when the user
-// or a pending change moved on or the account no longer verifies changes;
-// ECONFLICT naming the field when another user holds a value; EFORBIDDEN
-// when the account forbids the change; EUNAVAILABLE when DynamoDB throttles
-// or cannot be reached; a wrapped error otherwise.
+// RequestChange writes r in one TransactWriteItems: a check of the user
+// rules (as ApplyChange's update has), a check that no other user holds
+// each new value, a check of the account rules for a request, each pending
+// change in place of the one read, and the messages. It returns
+// *userinfo.StaleError when the user or a pending change moved on or the
+// account no longer verifies changes; ECONFLICT naming the field when
+// another user holds a value; EFORBIDDEN when the account forbids the
+// change; EUNAVAILABLE when DynamoDB throttles or cannot be reached; a
+// wrapped error otherwise.
 func (s *Store) RequestChange(ctx context.Context, r userinfo.ChangeRequest) error {
 	if r.User == nil || len(r.Pendings) == 0 {
 		return errorf("RequestChange: no user or nothing pending")
 	}
 	u := r.User
 	t := &tx{table: s.table, requesting: true}
-	e := newExprs()
-	t.add(roleUser, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-		TableName: aws.String(s.table), Key: key(userPK(u.ID), userSK),
-		ConditionExpression:      aws.String(userAsRead(e, u, r.Actor)),
-		ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}})
+	cond, err := userCondition(r.Actor, u)
+	t.fail(err)
+	t.check(roleUser, UserKey(u.ID), cond)
 	c := userinfo.Change{User: u}
 	for _, p := range r.Pendings {
-		var kind string
-		var k userinfo.Key
-		var guardRole, pendRole role
+		kind, k := GuardEmail, userinfo.Key{}
 		if p.Email != nil {
-			c.Email, kind, k, guardRole, pendRole = p.Email, kindEmail, userinfo.CurrentKey(p.Email.Key), roleNewEmailGuard, rolePendingEmail
+			c.Email, k = p.Email, userinfo.CurrentKey(p.Email.Key)
 		} else {
-			c.Mobile, kind, k, guardRole, pendRole = p.Mobile, kindPhone, userinfo.CurrentKey(p.Mobile.Key), roleNewPhoneGuard, rolePendingMobile
+			c.Mobile, kind, k = p.Mobile, GuardPhone, userinfo.CurrentKey(p.Mobile.Key)
 		}
-		e := newExprs()
-		t.add(guardRole, types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
-			TableName: aws.String(s.table), Key: key(guardPK(u.DomainID, kind, k), guardSK),
-			ConditionExpression:      aws.String(ownedOrFree(e, u.ID)),
-			ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
-		}})
-		put, err := s.putPending(p, r.Replaces[p.Field])
-		if err != nil {
-			return err
-		}
-		t.add(pendRole, put)
+		t.check(guardRoles[kind][0], GuardKey(u.DomainID, kind, k), FreeOrHeldBy(u.ID))
+		t.putPending(p, r.Replaces[p.Field])
 	}
-	t.add(roleAccount, accountCheck(s.table, c, true))
+	t.checkAccount(c)
 	for _, m := range r.Messages {
-		put, err := s.outboxPut(m)
-		if err != nil {
-			return err
-		}
-		t.add(roleOutbox, put)
+		t.putMessage(m)
 	}
-	_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
-	var tce *types.TransactionCanceledException
-	if errors.As(err, &tce) {
+	tce, err := t.send(ctx, s.client)
+	if tce != nil {
 		return t.changeCancelled(c, tce, err)
 	}
 	return classify("TransactWriteItems", err)
 }
 
-// Pending item attributes the code reads by name.
-const attrTriesLeft = "tries_left"
+// putPending adds the put of p in place of old (nil: none was read),
+// conditional on old still being the stored one.
+func (t *tx) putPending(p *userinfo.Pending, old *userinfo.Pending) {
+	it, err := newPendingItem(p)
+	t.fail(err)
+	cond := expression.AttributeNotExists(expression.Name(AttrPK))
+	if old != nil {
+		cond = expression.Name(attrPendingID).Equal(expression.Value(old.ID))
+	}
+	t.put(pendingRoles[p.Field], it, cond)
+}

@@ -8,19 +8,19 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // interleaving is the store with a step run once, right after the first
 // GetUser: another writer acting between the service's read and its write.
 type interleaving struct {
-	*dynamo.Store
+	*ddbtable.Table
 	between func()
 }
 
 func (s *interleaving) GetUser(ctx context.Context, id string) (*userinfo.User, error) {
-	u, err := s.Store.GetUser(ctx, id)
+	u, err := s.Table.GetUser(ctx, id)
 	if s.between != nil {
 		s.between()
 		s.between = nil
@@ -60,7 +60,7 @@ func TestWriteRechecksTheRead(t *testing.T) {
 			domain, other := newID("d-"), newID("d-")
 			u := seedUser(t, s, domain, "between@example.com", "", "")
 			p := userinfo.Principal{UserID: u.ID, DomainID: domain, IssuedAt: issued}
-			svc := userinfo.NewService(&interleaving{Store: s, between: func() { tt.between(t, u, other) }}, nil)
+			svc := userinfo.NewService(&interleaving{Table: s, between: func() { tt.between(t, u, other) }}, nil)
 
 			read, err := svc.Authorize(ctx, p, u.ID)
 			if err != nil {

@@ -1,8 +1,10 @@
-// Package dynamo stores users, account policies, uniqueness guards and the
-// audit trail in one DynamoDB table. It is the only package that knows
-// DynamoDB's expressions and key formats (see keys.go); every failure leaves
-// it in the domain's terms (userinfo.Error, userinfo.StaleError) or as a
-// wrapped error that the HTTP layer answers with 500.
+// Package dynamo is the request path's store: the API's and the notifier's
+// reads and writes of users, account policies, uniqueness guards, pending
+// changes, the outbox and the audit trail, in one DynamoDB table (keys.go,
+// items.go), with userinfo's rules as conditions (conditions.go). Every
+// failure leaves it in the domain's terms (userinfo.Error,
+// userinfo.StaleError) or as a wrapped error that the HTTP layer answers
+// with 500. Local tools and tests do the rest with infra/ddbtable.
 package dynamo
 
 import (
@@ -12,7 +14,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
@@ -63,7 +64,7 @@ func New(client *dynamodb.Client, table string, opts Options) *Store {
 func (s *Store) GetUser(ctx context.Context, id string) (*userinfo.User, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            key(userPK(id), userSK),
+		Key:            UserKey(id),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -72,87 +73,15 @@ func (s *Store) GetUser(ctx context.Context, id string) (*userinfo.User, error) 
 	if len(out.Item) == 0 {
 		return nil, userinfo.Errorf(userinfo.ENOTFOUND, "The user does not exist.")
 	}
-	u, err := decodeUser(out.Item)
+	u, err := DecodeUser(out.Item)
 	if err != nil {
 		return nil, errorf("GetItem: user %s: %v", id, err)
 	}
 	return u, nil
 }
 
-// GetAccount returns the protect policy of the account domainID. A missing
-// item or attribute reads as allowed, as ApplyChange enforces it. It returns
-// EUNAVAILABLE when DynamoDB throttles or cannot be reached, and a wrapped
-// error otherwise.
-func (s *Store) GetAccount(ctx context.Context, domainID string) (*userinfo.Account, error) {
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(s.table),
-		Key:            key(accountPK(domainID), domainSK),
-		ConsistentRead: aws.Bool(true),
-	})
-	if err != nil {
-		return nil, classify("GetItem", err)
-	}
-	return &userinfo.Account{
-		DomainID:      domainID,
-		ManageEmail:   getBool(out.Item, attrManageEmail, true),
-		ManageMobile:  getBool(out.Item, attrManageMobile, true),
-		VerifyChanges: getBool(out.Item, attrVerifyChanges, false),
-	}, nil
-}
-
-// PutAccount writes the protect policy a, replacing any previous one. It is
-// for seeding and tests; the request path only reads the policy. It returns
-// EUNAVAILABLE when DynamoDB throttles or cannot be reached, and a wrapped
-// error otherwise.
-func (s *Store) PutAccount(ctx context.Context, a userinfo.Account) error {
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item:      encodeAccount(a),
-	})
-	return classify("PutItem", err)
-}
-
 // errorf returns a plain (500) error. Its arguments must be ids, codes or
 // attribute names, never a value read from an item.
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("dynamo: "+format, args...)
-}
-
-// exprs collects the placeholders of one request's expressions. DynamoDB
-// rejects a request that defines a name or value its expressions do not
-// use, so each transaction item gets its own.
-type exprs struct {
-	names  map[string]string
-	values map[string]types.AttributeValue
-}
-
-func newExprs() *exprs {
-	return &exprs{names: map[string]string{}, values: map[string]types.AttributeValue{}}
-}
-
-// n returns the placeholder for attribute name attr. Every name goes through
-// one, so none can collide with DynamoDB's reserved words (NAME, DOMAIN, ...).
-func (e *exprs) n(attr string) string {
-	e.names["#"+attr] = attr
-	return "#" + attr
-}
-
-// v returns the placeholder :ph bound to av.
-func (e *exprs) v(ph string, av types.AttributeValue) string {
-	e.values[":"+ph] = av
-	return ":" + ph
-}
-
-func (e *exprs) namesOrNil() map[string]string {
-	if len(e.names) == 0 {
-		return nil
-	}
-	return e.names
-}
-
-func (e *exprs) valuesOrNil() map[string]types.AttributeValue {
-	if len(e.values) == 0 {
-		return nil
-	}
-	return e.values
 }

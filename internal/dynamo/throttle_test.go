@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/faultproxy"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
@@ -33,7 +34,7 @@ func newProxy(t *testing.T, rules ...faultproxy.Rule) *faultproxy.Proxy {
 
 // clientAt returns a client whose endpoint is url, configured the way
 // operators configure it: through AWS_ENDPOINT_URL_DYNAMODB.
-func clientAt(t *testing.T, url string, opts ...func(*config.LoadOptions) error) *dynamo.Store {
+func clientAt(t *testing.T, url string, opts ...func(*config.LoadOptions) error) *ddbtable.Table {
 	t.Helper()
 	t.Setenv(dynamo.EndpointEnv, url)
 	c, err := awsconfig.NewClient(context.Background(), opts...)
@@ -46,8 +47,8 @@ func clientAt(t *testing.T, url string, opts ...func(*config.LoadOptions) error)
 func TestFaultsAreUnavailable(t *testing.T) {
 	seed := newStore(client)
 	u := seedUser(t, seed, newID("d-"), "fault@example.com", "", "")
-	getUser := func(s *dynamo.Store) error { _, err := s.GetUser(context.Background(), u.ID); return err }
-	applyChange := func(s *dynamo.Store) error {
+	getUser := func(s *ddbtable.Table) error { _, err := s.GetUser(context.Background(), u.ID); return err }
+	applyChange := func(s *ddbtable.Table) error {
 		c := change(u)
 		c.Email = email("other@example.com")
 		return s.ApplyChange(context.Background(), c)

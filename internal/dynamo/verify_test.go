@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iam-userinfo/userinfo/internal/dynamo"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -15,9 +15,9 @@ import (
 // and a mobile number) and bob (taken@example.com), served by the real
 // service on the real store.
 type verifyWorld struct {
-	s *dynamo.Store // the API's
+	s *ddbtable.Table // the API's
 	// tools is the notifier's and the test's view of the same table.
-	tools      *dynamo.Store
+	tools      *ddbtable.Table
 	svc        *userinfo.Service
 	domain     string
 	alice, bob *userinfo.User

@@ -54,10 +54,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // Authorize decides whether p may modify the information of the user with
 // the given id, and returns that user as read. It returns EFORBIDDEN for
-// another user's or account's token (before reading anything, so nothing
-// about the target leaks), ENOTFOUND when the user does not exist,
-// EUNAUTHORIZED for a token issued before the user's tokens were revoked,
-// and EFORBIDDEN for a disabled user.
+// another user's token (before reading anything, so nothing about the
+// target leaks), ENOTFOUND when the user does not exist, and otherwise the
+// error of the first of UserRules the user breaks.
 func (s *Service) Authorize(ctx context.Context, p Principal, userID string) (*User, error) {
 	if p.UserID != userID {
 		return nil, Errorf(EFORBIDDEN, "You may only modify your own information.")
@@ -66,22 +65,7 @@ func (s *Service) Authorize(ctx context.Context, p Principal, userID string) (*U
 	if err != nil {
 		return nil, err
 	}
-	return u, authorizeUser(p, u)
-}
-
-// authorizeUser is what Authorize decides from the user as read. The
-// store's write re-checks each of these conditions (see Store.ApplyChange).
-func authorizeUser(p Principal, u *User) error {
-	if !u.TokensRevokedAt.IsZero() && p.IssuedAt.Before(u.TokensRevokedAt) {
-		return Errorf(EUNAUTHORIZED, "The token has been revoked.")
-	}
-	if u.DomainID != p.DomainID {
-		return Errorf(EFORBIDDEN, "You may only modify your own information.")
-	}
-	if !u.Enabled {
-		return Errorf(EFORBIDDEN, "The user is disabled.")
-	}
-	return nil
+	return u, CheckUser(p, u, u)
 }
 
 // UpdateContact applies the validated update upd to user, as read by
@@ -142,7 +126,7 @@ func (s *Service) retryStale(ctx context.Context, p Principal, user *User, write
 				return nil, err
 			}
 		}
-		if err := authorizeUser(p, user); err != nil {
+		if err := CheckUser(p, user, user); err != nil {
 			return nil, err
 		}
 	}

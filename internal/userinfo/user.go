@@ -34,17 +34,6 @@ type User struct {
 	UpdatedAt       time.Time
 }
 
-// Account holds the per-account (domain) protect policy that decides whether
-// users may manage their own contact details (absent policy means allowed),
-// and whether a changed value must be verified with a code first (absent
-// means not: the reference's behaviour).
-type Account struct {
-	DomainID      string
-	ManageEmail   bool
-	ManageMobile  bool
-	VerifyChanges bool
-}
-
 // Principal is the authenticated caller, as the verified token says.
 type Principal struct {
 	UserID   string
@@ -151,14 +140,12 @@ type Store interface {
 	// GetUser returns the user with a strongly consistent read, or an
 	// ENOTFOUND *Error when there is none.
 	GetUser(ctx context.Context, id string) (*User, error)
-	// ApplyChange writes c atomically: the user update conditional on
-	// c.User.Version, uniqueness guards for new values, release of old ones,
-	// the account's self-management policy, the closing of c.Verified, the
-	// messages and an audit record. It returns *StaleError when the user
-	// (or a pending change) moved on, ECONFLICT when a value is taken by
-	// another user, EFORBIDDEN when the account forbids the change, and
-	// ErrVerificationRequired for an unverified change in an account that
-	// verifies changes.
+	// ApplyChange writes c atomically, conditional on UserRules and
+	// AccountRules as stored: the user update, uniqueness guards for new
+	// values, release of old ones, the closing of c.Verified, the messages
+	// and an audit record. It returns *StaleError when the user (or a
+	// pending change) moved on, ECONFLICT when a value is taken by another
+	// user, and the error of the account rule the change breaks.
 	ApplyChange(ctx context.Context, c Change) error
 	// GetPending returns the user's last pending change of field (open or
 	// not: its sends count), or nil when there is none.

@@ -41,6 +41,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/bench/bare"
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/load"
 	"github.com/iam-userinfo/userinfo/infra/rie"
@@ -148,14 +149,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		return err
 	}
 	demo, err := seed.Demo()
 	if err != nil {
 		return err
 	}
-	if err := seed.Apply(ctx, dynamo.New(client, table, dynamo.Options{}), demo); err != nil {
+	if err := seed.Apply(ctx, ddbtable.New(client, table, dynamo.Options{}), demo); err != nil {
 		return err
 	}
 	key, err := devkeys.LoadOrCreate(filepath.Join(dir, "keys"))

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/proc"
@@ -115,7 +116,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	// a call: DynamoDB Local does not throttle.
 	client := ddblocal.Client(ddb.Endpoint())
 	say("creating table %s", cfg.TableName)
-	if err := dynamo.CreateTable(ctx, client, cfg.TableName); err != nil {
+	if err := ddbtable.Create(ctx, client, cfg.TableName); err != nil {
 		return err
 	}
 	demo, err := seed.Demo()
@@ -131,7 +132,7 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 		}
 		say("seeding the demo account %s: %s", a.DomainID, strings.Join(names, ", "))
 	}
-	if err := seed.Load(ctx, dynamo.New(client, cfg.TableName, dynamo.Options{}), demo); err != nil {
+	if err := seed.Load(ctx, ddbtable.New(client, cfg.TableName, dynamo.Options{}), demo); err != nil {
 		return err
 	}
 	logger := app.NewLogger(stdout, cfg.LogLevel)

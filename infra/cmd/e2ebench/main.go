@@ -41,6 +41,7 @@ import (
 
 	"github.com/iam-userinfo/userinfo/infra/bench/bare"
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/load"
 	"github.com/iam-userinfo/userinfo/infra/localapi"
@@ -164,11 +165,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		return err
 	}
 	pop := load.NewPopulation(2, users(counts), 1)
-	if err := pop.Seed(ctx, dynamo.New(client, table, dynamo.Options{})); err != nil {
+	if err := pop.Seed(ctx, ddbtable.New(client, table, dynamo.Options{})); err != nil {
 		return err
 	}
 	keys, err := os.MkdirTemp("", "e2ebench-keys-")

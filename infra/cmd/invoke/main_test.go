@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/once"
@@ -81,14 +82,14 @@ func startLocalRun(t *testing.T) *localRun {
 	}
 	t.Cleanup(func() { _ = in.Stop() })
 	client := ddblocal.Client(in.Endpoint())
-	if err := dynamo.CreateTable(ctx, client, localenv.DefaultTable); err != nil {
+	if err := ddbtable.Create(ctx, client, localenv.DefaultTable); err != nil {
 		t.Fatal(err)
 	}
 	demo, err := seed.Demo()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := seed.Load(ctx, dynamo.New(client, localenv.DefaultTable, dynamo.Options{}), demo); err != nil {
+	if err := seed.Load(ctx, ddbtable.New(client, localenv.DefaultTable, dynamo.Options{}), demo); err != nil {
 		t.Fatal(err)
 	}
 	t.Chdir(t.TempDir())

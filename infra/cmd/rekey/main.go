@@ -23,6 +23,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return err
 	}
-	r, err := dynamo.New(client, *table, dynamo.Options{}).Rekey(ctx, dynamo.RekeyOptions{DryRun: *dryRun})
+	r, err := ddbtable.New(client, *table, dynamo.Options{}).Rekey(ctx, ddbtable.RekeyOptions{DryRun: *dryRun})
 	if r != nil {
 		report(stdout, *table, *dryRun, r)
 	}
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	return nil
 }
 
-func report(w io.Writer, table string, dryRun bool, r *dynamo.RekeyReport) {
+func report(w io.Writer, table string, dryRun bool, r *ddbtable.RekeyReport) {
 	moved := "moved"
 	if dryRun {
 		moved = "to move (dry run)"

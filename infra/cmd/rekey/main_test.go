@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
@@ -91,10 +92,10 @@ func putLegacyUser(t *testing.T, table, id, domain, email, areaCode, phone strin
 func TestRekey(t *testing.T) {
 	ctx := context.Background()
 	table := randomID("rekey-")
-	if err := dynamo.CreateTable(ctx, client, table); err != nil {
+	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
-	store := dynamo.New(client, table, dynamo.Options{})
+	store := ddbtable.New(client, table, dynamo.Options{})
 	d1, d2 := randomID("d-"), randomID("d-")
 	putLegacyUser(t, table, "u1", d1, "Alice@Example.com", "+44", "07911123456") // both move
 	putLegacyUser(t, table, "u2", d1, "bob@example.com", "", "")                 // u2 and u3: one key
@@ -174,13 +175,13 @@ func TestRekey(t *testing.T) {
 		}
 		// Every user's guards are where its item says, and nothing else
 		// but the stray guard is left.
-		want := map[dynamo.Guard]bool{{Kind: dynamo.GuardEmail, Value: "stray@example.com", Version: 1, UserID: "u1", DomainID: d1}: true}
+		want := map[ddbtable.Guard]bool{{Kind: dynamo.GuardEmail, Value: "stray@example.com", Version: 1, UserID: "u1", DomainID: d1}: true}
 		for _, u := range st.Users {
 			if u.Email != "" {
-				want[dynamo.Guard{Kind: dynamo.GuardEmail, Value: u.EmailKey.Value, Version: u.EmailKey.Version, UserID: u.ID, DomainID: u.DomainID}] = true
+				want[ddbtable.Guard{Kind: dynamo.GuardEmail, Value: u.EmailKey.Value, Version: u.EmailKey.Version, UserID: u.ID, DomainID: u.DomainID}] = true
 			}
 			if u.Phone != "" {
-				want[dynamo.Guard{Kind: dynamo.GuardPhone, Value: u.PhoneKey.Value, Version: u.PhoneKey.Version, UserID: u.ID, DomainID: u.DomainID}] = true
+				want[ddbtable.Guard{Kind: dynamo.GuardPhone, Value: u.PhoneKey.Value, Version: u.PhoneKey.Version, UserID: u.ID, DomainID: u.DomainID}] = true
 			}
 		}
 		for _, g := range st.Guards {
@@ -236,7 +237,7 @@ func TestRekey(t *testing.T) {
 
 	t.Run("CleanTableExitsZero", func(t *testing.T) {
 		clean := randomID("rekey-clean-")
-		if err := dynamo.CreateTable(ctx, client, clean); err != nil {
+		if err := ddbtable.Create(ctx, client, clean); err != nil {
 			t.Fatal(err)
 		}
 		putLegacyUser(t, clean, "u1", d1, "Erin@Example.com", "+7", "89123456789")

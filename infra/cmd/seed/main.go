@@ -14,6 +14,7 @@ import (
 	"os"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/seed"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -52,7 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		return err
 	}
 	table := s.Get(localenv.Table)
-	if err := seed.Load(ctx, dynamo.New(ddblocal.Client(endpoint), table, dynamo.Options{}), data); err != nil {
+	if err := seed.Load(ctx, ddbtable.New(ddblocal.Client(endpoint), table, dynamo.Options{}), data); err != nil {
 		return fmt.Errorf("%s: %w", *file, err)
 	}
 	_, err = fmt.Fprintf(stdout, "seeded %d accounts and %d users from %s into %s\n", len(data.Accounts), len(data.Users), *file, table)

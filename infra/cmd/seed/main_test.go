@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/localenv"
 	"github.com/iam-userinfo/userinfo/infra/once"
 	"github.com/iam-userinfo/userinfo/infra/proc"
@@ -41,8 +42,8 @@ func TestSeed(t *testing.T) {
 	}
 	defer in.Stop()
 	client := ddblocal.Client(in.Endpoint())
-	store := dynamo.New(client, localenv.DefaultTable, dynamo.Options{})
-	if err := dynamo.CreateTable(ctx, client, localenv.DefaultTable); err != nil {
+	store := ddbtable.New(client, localenv.DefaultTable, dynamo.Options{})
+	if err := ddbtable.Create(ctx, client, localenv.DefaultTable); err != nil {
 		t.Fatal(err)
 	}
 	demo, err := seed.Demo()

@@ -1,14 +1,16 @@
-package dynamo
+package ddbtable
 
 import (
 	"context"
-	"errors"
+	"reflect"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -16,8 +18,7 @@ import (
 // rules give its stored values (userinfo.KeyVersion): after an upgrade of
 // the key rules (or of the numbering-plan data they use), a value must be
 // guarded under the key the API now computes, or another spelling of it
-// could be claimed by another user. infra/cmd/rekey runs it; the Lambda
-// never does.
+// could be claimed by another user. infra/cmd/rekey runs it.
 
 // RekeyOptions configures Rekey.
 type RekeyOptions struct {
@@ -25,8 +26,8 @@ type RekeyOptions struct {
 	DryRun bool
 }
 
-// RekeyValue names one value of one user: its account, kind (GuardEmail or
-// GuardPhone) and user id. Never the value itself: reports are printed.
+// RekeyValue names one value of one user: its account, kind
+// (dynamo.GuardEmail or GuardPhone) and user id. Never the value itself: reports are printed.
 type RekeyValue struct {
 	DomainID string
 	Kind     string
@@ -78,18 +79,14 @@ type rekeyMove struct {
 }
 
 func (m rekeyMove) held() userinfo.Key {
-	if m.kind == kindEmail {
+	if m.kind == dynamo.GuardEmail {
 		return m.user.EmailKey
 	}
 	return m.user.PhoneKey
 }
 
 func (m rekeyMove) value() RekeyValue {
-	kind := GuardEmail
-	if m.kind == kindPhone {
-		kind = GuardPhone
-	}
-	return RekeyValue{DomainID: m.user.DomainID, Kind: kind, UserID: m.user.ID}
+	return RekeyValue{DomainID: m.user.DomainID, Kind: m.kind, UserID: m.user.ID}
 }
 
 // Rekey moves every user's guards to the keys of the current rules, each
@@ -99,10 +96,9 @@ func (m rekeyMove) value() RekeyValue {
 // nothing and reports the same problems. It reads the whole table with
 // consistent scans, so run it when the table is quiet enough to be scanned;
 // requests may go on meanwhile (a user who changes under it is re-read).
-// It returns EUNAVAILABLE when DynamoDB throttles or cannot be reached,
-// and a wrapped error for anything else, with what it did until then.
-func (s *Store) Rekey(ctx context.Context, opts RekeyOptions) (*RekeyReport, error) {
-	users, guards, err := s.scanUsersAndGuards(ctx)
+// On an error it returns what it did until then.
+func (t *Table) Rekey(ctx context.Context, opts RekeyOptions) (*RekeyReport, error) {
+	users, guards, err := t.scanUsersAndGuards(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -151,14 +147,14 @@ func (s *Store) Rekey(ctx context.Context, opts RekeyOptions) (*RekeyReport, err
 			r.Moved = append(r.Moved, m.value())
 			continue
 		}
-		if err := s.rekeyOne(ctx, m, r); err != nil {
+		if err := t.rekeyOne(ctx, m, r); err != nil {
 			return r, err
 		}
 	}
 	if opts.DryRun {
 		return r, nil
 	}
-	r.Orphans, err = s.orphans(ctx, guards)
+	r.Orphans, err = t.orphans(ctx, guards)
 	return r, err
 }
 
@@ -167,7 +163,7 @@ func (s *Store) Rekey(ctx context.Context, opts RekeyOptions) (*RekeyReport, err
 func currentKeys(u *userinfo.User, r *RekeyReport) []rekeyMove {
 	var out []rekeyMove
 	if u.Email != "" {
-		m := rekeyMove{user: u, kind: kindEmail}
+		m := rekeyMove{user: u, kind: dynamo.GuardEmail}
 		if e, err := userinfo.ParseEmail(u.Email); err != nil {
 			r.Invalid = append(r.Invalid, m.value())
 		} else {
@@ -176,7 +172,7 @@ func currentKeys(u *userinfo.User, r *RekeyReport) []rekeyMove {
 		}
 	}
 	if u.Phone != "" {
-		m := rekeyMove{user: u, kind: kindPhone}
+		m := rekeyMove{user: u, kind: dynamo.GuardPhone}
 		if mob, err := userinfo.ParseMobile(u.AreaCode, u.Phone); err != nil {
 			r.Invalid = append(r.Invalid, m.value())
 		} else {
@@ -189,34 +185,27 @@ func currentKeys(u *userinfo.User, r *RekeyReport) []rekeyMove {
 
 // rekeyOne moves one value, re-reading its user when it changed meanwhile,
 // and records the outcome in r.
-func (s *Store) rekeyOne(ctx context.Context, m rekeyMove, r *RekeyReport) error {
+func (t *Table) rekeyOne(ctx context.Context, m rekeyMove, r *RekeyReport) error {
 	for attempt := 1; ; attempt++ {
-		t := rekeyTx(s.table, m)
-		_, err := s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: t.items})
-		var tce *types.TransactionCanceledException
-		switch {
+		failed, err := t.rekeyWrite(m).send(ctx, t.client)
+		if holder, ok := failed["claim"]; ok {
+			// Claimed since the scan, by a request of another user.
+			var g dynamo.GuardItem
+			_ = dynamo.UnmarshalItem(holder.Item, &g)
+			r.Collisions = append(r.Collisions, RekeyCollision{DomainID: m.user.DomainID, Kind: m.kind, Holder: g.UserID, Users: []string{m.user.ID}})
+			return nil
+		}
+		switch _, raced := failed["user"]; {
 		case err == nil:
 			r.Moved = append(r.Moved, m.value())
 			return nil
-		case !errors.As(err, &tce):
-			return classify("TransactWriteItems", err)
-		}
-		if terr := throttled(tce, m.user.ID, err); terr != nil {
-			return terr
-		}
-		if code, holder := t.reason(tce, roleNewEmailGuard); code == codeConditionFailed {
-			// Claimed since the scan, by a request of another user.
-			r.Collisions = append(r.Collisions, RekeyCollision{DomainID: m.user.DomainID, Kind: m.value().Kind, Holder: getS(holder, attrUserID), Users: []string{m.user.ID}})
-			return nil
-		}
-		if code, _ := t.reason(tce, roleUser); code != codeConditionFailed && !hasCode(tce, conflictCodes) {
-			return classify("TransactWriteItems", err)
-		}
-		if attempt >= seedAttempts {
+		case !raced:
+			return err
+		case attempt >= attempts:
 			r.Changed = append(r.Changed, m.value())
 			return nil
 		}
-		u, err := s.GetUser(ctx, m.user.ID)
+		u, err := t.GetUser(ctx, m.user.ID)
 		if userinfo.ErrorCode(err) == userinfo.ENOTFOUND {
 			return nil // deleted: its guards went with it
 		}
@@ -237,60 +226,52 @@ func (s *Store) rekeyOne(ctx context.Context, m rekeyMove, r *RekeyReport) error
 	}
 }
 
-// rekeyTx is the transaction that moves m: the user item's key attribute
-// set (conditional on the version read, which it bumps, so that a change
-// computed from the old read is recomputed instead of releasing the old
-// key), the new guard claimed, the old one released. Its guard roles are
-// those of an email change whatever m's kind: rekeyOne reads them so.
-func rekeyTx(table string, m rekeyMove) *tx {
-	u := m.user
-	t := &tx{table: table}
-	attr := attrEmailKey
-	if m.kind == kindPhone {
-		attr = attrPhoneKey
+// rekeyWrite is the transaction that moves m: the user item's key
+// attribute set (conditional on the version read, which it bumps, so that
+// a change computed from the old read is recomputed instead of releasing
+// the old key), the new guard claimed, the old one released. It sets only
+// that attribute: a revocation written meanwhile without a version bump
+// stays.
+func (t *Table) rekeyWrite(m rekeyMove) *write {
+	u := *m.user
+	var attr, held string // UserItem's attribute, and its new value
+	if m.kind == dynamo.GuardEmail {
+		u.EmailKey = m.want
+		attr, held = "email_key", dynamo.NewUserItem(u).EmailKey
+	} else {
+		u.PhoneKey = m.want
+		attr, held = "phone_key", dynamo.NewUserItem(u).PhoneKey
 	}
-	e := newExprs()
-	t.add(roleUser, types.TransactWriteItem{Update: &types.Update{
-		TableName: aws.String(table),
-		Key:       key(userPK(u.ID), userSK),
-		UpdateExpression: aws.String("SET " + e.n(attr) + " = " + e.v("key", avS(encodeKey(m.want))) +
-			", " + e.n(attrVersion) + " = " + e.n(attrVersion) + " + " + e.v("one", avN(1))),
-		ConditionExpression:       aws.String(e.n(attrVersion) + " = " + e.v("v", avN(u.Version))),
-		ExpressionAttributeNames:  e.namesOrNil(),
-		ExpressionAttributeValues: e.valuesOrNil(),
-	}})
-	newPK := guardPK(u.DomainID, m.kind, m.want)
-	e = newExprs()
-	cond := "attribute_not_exists(" + e.n(AttrPK) + ") OR " + e.n(attrUserID) + " = " + e.v("uid", avS(u.ID))
-	t.add(roleNewEmailGuard, types.TransactWriteItem{Put: &types.Put{
-		TableName: aws.String(table), Item: encodeGuard(newPK, m.want.Version, u.ID, u.DomainID),
-		ConditionExpression: aws.String(cond), ExpressionAttributeNames: e.namesOrNil(), ExpressionAttributeValues: e.valuesOrNil(),
-		// To name the holder in the report.
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	}})
-	if oldPK := guardPK(u.DomainID, m.kind, m.held()); oldPK != "" && oldPK != newPK {
-		t.deleteGuard(roleOldEmailGuard, oldPK, u.ID)
+	version := expression.Name("version")
+	w := &write{table: t.name}
+	w.update("user", dynamo.UserKey(u.ID), version.Equal(expression.Value(m.user.Version)),
+		expression.Set(expression.Name(attr), expression.Value(held)).Set(version, version.Plus(expression.Value(1))))
+	w.put("claim", dynamo.NewGuardItem(u.DomainID, m.kind, m.want, u.ID), dynamo.FreeOrHeldBy(u.ID))
+	if old := m.held(); !old.IsZero() && old != m.want {
+		w.delete("release", dynamo.GuardKey(u.DomainID, m.kind, old), dynamo.FreeOrHeldBy(u.ID))
 	}
-	return t
+	return w
 }
 
 // scanUsersAndGuards reads every user item and every guard of the table.
-func (s *Store) scanUsersAndGuards(ctx context.Context) ([]*userinfo.User, []Guard, error) {
-	e := newExprs()
-	filter := e.n(AttrSK) + " IN (" + e.v("user", avS(userSK)) + ", " + e.v("guard", avS(guardSK)) + ")"
+func (t *Table) scanUsersAndGuards(ctx context.Context) ([]*userinfo.User, []Guard, error) {
 	var users []*userinfo.User
 	var guards []Guard
-	err := s.scan(ctx, filter, e, func(it item) error {
-		if g, ok := decodeGuard(it); ok {
+	err := t.scan(ctx, func(av dynamo.Item) error {
+		if g, ok := decodeGuard(av); ok {
 			guards = append(guards, g)
 			return nil
 		}
-		if getS(it, AttrSK) != userSK {
-			return nil // a guard of no known layout: not ours to judge
+		var it struct {
+			UserID string `dynamodbav:"user_id"`
 		}
-		u, err := decodeUser(it)
+		_ = attributevalue.UnmarshalMap(av, &it)
+		if k := dynamo.UserKey(it.UserID); it.UserID == "" || !reflect.DeepEqual(dynamo.Item{dynamo.AttrPK: av[dynamo.AttrPK], dynamo.AttrSK: av[dynamo.AttrSK]}, k) {
+			return nil // not a user item
+		}
+		u, err := dynamo.DecodeUser(av)
 		if err != nil {
-			return errorf("Scan: user item %s: %v", getS(it, AttrPK), err)
+			return wrap("Scan: user item "+it.UserID, err)
 		}
 		users = append(users, u)
 		return nil
@@ -306,22 +287,22 @@ func (s *Store) scanUsersAndGuards(ctx context.Context) ([]*userinfo.User, []Gua
 // not hold now (read again: the scan is older than the moves) and that are
 // still in the table (this run's moves and requests since the scan release
 // some).
-func (s *Store) orphans(ctx context.Context, guards []Guard) ([]Guard, error) {
+func (t *Table) orphans(ctx context.Context, guards []Guard) ([]Guard, error) {
 	var out []Guard
 	for _, g := range guards {
-		u, err := s.GetUser(ctx, g.UserID)
+		u, err := t.GetUser(ctx, g.UserID)
 		switch {
 		case userinfo.ErrorCode(err) == userinfo.ENOTFOUND:
 		case err != nil:
 			return nil, err
-		case u.DomainID == g.DomainID && (g.Kind == GuardEmail && u.EmailKey == g.Key() || g.Kind == GuardPhone && u.PhoneKey == g.Key()):
+		case u.DomainID == g.DomainID && (g.Kind == dynamo.GuardEmail && u.EmailKey == g.Key() || g.Kind == dynamo.GuardPhone && u.PhoneKey == g.Key()):
 			continue
 		}
-		res, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.table), Key: key(g.pk(), guardSK), ConsistentRead: aws.Bool(true),
+		res, err := t.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(t.name), Key: dynamo.GuardKey(g.DomainID, g.Kind, g.Key()), ConsistentRead: aws.Bool(true),
 		})
 		if err != nil {
-			return nil, classify("GetItem", err)
+			return nil, wrap("GetItem", err)
 		}
 		if len(res.Item) > 0 {
 			out = append(out, g)

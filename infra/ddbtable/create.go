@@ -1,4 +1,4 @@
-package dynamo
+package ddbtable
 
 import (
 	"context"
@@ -10,26 +10,28 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
 // tableActiveTimeout bounds CreateTable's wait for the table to become
 // ACTIVE: seconds on DynamoDB, immediate on DynamoDB Local.
 const tableActiveTimeout = 2 * time.Minute
 
-// TableDefinition returns the CreateTable input for a table called name:
+// Definition returns the CreateTable input for a table called name:
 // string keys pk (HASH) and sk (RANGE), on-demand capacity, no indexes, a
 // stream of keys only (the notifier reads the outbox items it names). The
 // SAM template must declare the same schema; its test compares the two.
-func TableDefinition(name string) *dynamodb.CreateTableInput {
+func Definition(name string) *dynamodb.CreateTableInput {
 	return &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
 		AttributeDefinitions: []types.AttributeDefinition{
-			{AttributeName: aws.String(AttrPK), AttributeType: types.ScalarAttributeTypeS},
-			{AttributeName: aws.String(AttrSK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(dynamo.AttrPK), AttributeType: types.ScalarAttributeTypeS},
+			{AttributeName: aws.String(dynamo.AttrSK), AttributeType: types.ScalarAttributeTypeS},
 		},
 		KeySchema: []types.KeySchemaElement{
-			{AttributeName: aws.String(AttrPK), KeyType: types.KeyTypeHash},
-			{AttributeName: aws.String(AttrSK), KeyType: types.KeyTypeRange},
+			{AttributeName: aws.String(dynamo.AttrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(dynamo.AttrSK), KeyType: types.KeyTypeRange},
 		},
 		BillingMode: types.BillingModePayPerRequest,
 		StreamSpecification: &types.StreamSpecification{
@@ -39,17 +41,17 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 	}
 }
 
-// CreateTable creates the table called name as TableDefinition describes it,
+// Create creates the table called name as Definition describes it,
 // waits until it is ACTIVE and enables time to live on expires_at, which
 // expires audit records. A table that already exists is not an error, so
 // it can run on every start of a local server. It returns an error when the
 // table cannot be created, does not become ACTIVE within two minutes, or
 // TTL cannot be enabled on real DynamoDB.
-func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
-	_, err := client.CreateTable(ctx, TableDefinition(name))
+func Create(ctx context.Context, client *dynamodb.Client, name string) error {
+	_, err := client.CreateTable(ctx, Definition(name))
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
-		return classify("CreateTable", err)
+		return wrap("CreateTable", err)
 	}
 	w := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
 		// The default 20 s first delay is built for slow control planes;
@@ -57,7 +59,7 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 		o.MinDelay, o.MaxDelay = 500*time.Millisecond, 5*time.Second
 	})
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, tableActiveTimeout); err != nil {
-		return classify("DescribeTable", err)
+		return wrap("DescribeTable", err)
 	}
 	return enableTTL(ctx, client, name)
 }
@@ -73,14 +75,14 @@ func enableTTL(ctx context.Context, client *dynamodb.Client, name string) error 
 	_, err = client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName: aws.String(name),
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{
-			AttributeName: aws.String(TTLAttribute),
+			AttributeName: aws.String(dynamo.TTLAttribute),
 			Enabled:       aws.Bool(true),
 		},
 	})
 	if err == nil || ttlAlreadyOn(err) {
 		return nil
 	}
-	return classify("UpdateTimeToLive", err)
+	return wrap("UpdateTimeToLive", err)
 }
 
 // ttlAlreadyOn reports whether UpdateTimeToLive failed only because TTL is
