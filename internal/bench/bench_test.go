@@ -65,17 +65,25 @@ var (
 	fixOnce sync.Once
 	fix     fixture
 	fixErr  error
+	keyDir  string // the dev key's folder, removed when the run ends
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if keyDir != "" {
+		os.RemoveAll(keyDir)
+	}
+	os.Exit(code)
+}
 
 func loadFixture(b *testing.B) *fixture {
 	b.Helper()
 	fixOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "bench-keys-")
-		if err != nil {
-			fixErr = err
+		keyDir, fixErr = os.MkdirTemp("", "bench-keys-")
+		if fixErr != nil {
 			return
 		}
-		fix.key, fixErr = devkeys.LoadOrCreate(dir)
+		fix.key, fixErr = devkeys.LoadOrCreate(keyDir)
 		if fixErr != nil {
 			return
 		}
