@@ -1,7 +1,5 @@
-// Command notifier is the Lambda function that delivers the outbox: it
-// runs on the users table's stream (new outbox items only, by the event
-// source's filter), sends each message with SES or SNS and marks it
-// delivered. It only wires.
+// Command notifier is the Lambda function that delivers the outbox from
+// the table's stream (notify) with SES and SNS. It only wires.
 package main
 
 import (
@@ -31,9 +29,8 @@ func main() {
 	}
 }
 
-// run builds the notifier once, at init, and hands it to the Lambda
-// runtime. It returns only when the configuration is invalid or a client
-// cannot be set up.
+// run builds the notifier once and hands it to the Lambda runtime. It
+// returns only when the configuration or a client fails.
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	cfg, err := notify.LoadConfig(getenv)
 	if err != nil {
@@ -44,8 +41,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("dynamodb client: %w", err)
 	}
-	// Bounded, like the DynamoDB client's: a batch that keeps failing is
-	// Lambda's to retry, not the SDK's.
+	// Bounded: a batch that keeps failing is Lambda's to retry.
 	awsCfg, err := config.LoadDefaultConfig(ctx, config.WithRetryMaxAttempts(3))
 	if err != nil {
 		return fmt.Errorf("aws config: %w", err)
@@ -56,8 +52,8 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		sns.New(awssns.NewFromConfig(awsCfg), cfg.SMSSenderID),
 		logger, nil)
 	lambda.StartWithOptions(func(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-		// Failures go back as batch item failures, never as a Lambda
-		// error: that would retry the whole batch, sent messages included.
+		// Failures go back as batch item failures: a Lambda error would
+		// retry the whole batch.
 		return n.HandleStream(ctx, ev, dynamo.OutboxID), nil
 	}, lambda.WithContext(ctx))
 	return nil

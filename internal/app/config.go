@@ -1,6 +1,5 @@
-// Package app assembles the modify-user-info API from its parts: it reads the
-// configuration from the environment and builds the one http.Handler that
-// both the Lambda function and the local server serve.
+// Package app reads the API's configuration and builds the one
+// http.Handler that the Lambda function and the local server serve.
 package app
 
 import (
@@ -22,12 +21,10 @@ type Config struct {
 	Issuer    string // AUTH_ISSUER
 	Audience  string // AUTH_AUDIENCE
 	LogLevel  slog.Level
-	// AuditRetention is how long audit records are kept before the table's
-	// TTL deletes them: AUDIT_RETENTION_DAYS, default 400 (13 months, so a
-	// yearly review always finds the whole previous year).
+	// AuditRetention is AUDIT_RETENTION_DAYS, default 400: 13 months, so a
+	// yearly review finds the whole previous year.
 	AuditRetention time.Duration
-	// Verify is how accounts that verify changes do it: VERIFY_CODE_TTL
-	// (a Go duration, 1m to 24h), VERIFY_MAX_TRIES (1 to 20) and
+	// Verify is VERIFY_CODE_TTL (1m to 24h), VERIFY_MAX_TRIES (1 to 20) and
 	// VERIFY_SENDS_PER_HOUR (1 to 100), by default 15m, 5 and 5.
 	Verify userinfo.VerifyPolicy
 }
@@ -35,17 +32,16 @@ type Config struct {
 // DefaultAuditRetentionDays is the retention when AUDIT_RETENTION_DAYS is unset.
 const DefaultAuditRetentionDays = 400
 
-// Variables lists every environment variable the API reads itself, so a test
-// can compare it with the SAM template. The SDK reads its own (AWS_REGION,
-// AWS_ENDPOINT_URL_DYNAMODB, credentials), which the Lambda runtime provides.
+// Variables lists every environment variable the API reads itself, for a
+// test to compare with the SAM template; the SDK reads its own.
 var Variables = []string{"TABLE_NAME", "AUTH_JWKS_URL", "AUTH_ISSUER", "AUTH_AUDIENCE", "LOG_LEVEL", "AUDIT_RETENTION_DAYS",
 	"VERIFY_CODE_TTL", "VERIFY_MAX_TRIES", "VERIFY_SENDS_PER_HOUR"}
 
-// LoadConfig reads the configuration through getenv. It returns an error
-// naming the first variable that is missing or invalid.
+// LoadConfig reads the configuration through getenv. Its error names the
+// first variable missing or invalid.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	var c Config
-	// The required variables, read and checked in this order.
+	// The required variables, in order.
 	for _, v := range []struct {
 		name string
 		to   *string

@@ -21,23 +21,16 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// maxJWKSBytes bounds a JWKS response: a key set is a few KiB, and an
-// issuer (or whoever answers in its name) must not make us buffer more.
+// maxJWKSBytes bounds a JWKS response; a key set is a few KiB.
 const maxJWKSBytes = 1 << 20
 
-// remoteKeys is the key source of an https JWKS. Its first fetch runs in
-// the background from NewVerifier on; Verify reaches the keys only through
-// KeyfuncCtx, which waits for that fetch as long as the request's ctx
-// allows, and Storage, which never waits. After the first fetch a
-// goroutine fetches the set again every jwksRefreshMax, sooner when the
-// issuer's Cache-Control max-age says so (never sooner than refreshMin),
-// until ctx ends. A kid not in the set triggers a fetch at most once per
-// unknownKIDInterval. When a fetch finds a key withdrawn or replaced,
-// withdrawn is called (the verifier forgets the tokens it verified).
+// remoteKeys is the key source of a fetched JWKS. A goroutine fetches it
+// at once, then as nextRefresh says, until ctx ends; a kid not in the set
+// triggers a fetch at most once per unknownKIDInterval. A fetch that finds
+// a key withdrawn or replaced calls withdrawn.
 //
-// jwkset's own HTTP storage refreshes on a fixed ticker and never sees the
-// response's headers; the keys are still parsed, stored and looked up by
-// jwkset and keyfunc.
+// Not jwkset's HTTP storage: it refreshes on a fixed ticker, blind to
+// Cache-Control. jwkset and keyfunc still parse, store and look up the keys.
 type remoteKeys struct {
 	url        string
 	client     *http.Client
@@ -45,19 +38,18 @@ type remoteKeys struct {
 	refreshMin time.Duration
 	withdrawn  func()
 
-	storage jwkset.Storage
-	lookup  keyfunc.Keyfunc
-	unknown *rate.Limiter
-	ready   chan struct{} // closed when the first fetch has finished, keys or not
+	storage         jwkset.Storage
+	lookup          keyfunc.Keyfunc
+	unknownKIDLimit *rate.Limiter
+	ready           chan struct{} // closed when the first fetch has finished, keys or not
 
 	mu        sync.Mutex   // one fetch at a time
 	refreshes atomic.Int64 // successful fetches, for tests
 }
 
-// fetchConcurrently returns the key source of the JWKS at rawURL and starts
-// its first fetch in a goroutine; the refresh goroutine it then becomes
-// ends with ctx. client and logger must not be nil.
-func fetchConcurrently(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger, refreshMin time.Duration, withdrawn func()) *remoteKeys {
+// newRemoteKeys returns the key source of the JWKS at rawURL and starts its
+// fetching goroutine. client and logger must not be nil.
+func newRemoteKeys(ctx context.Context, rawURL string, client *http.Client, logger *slog.Logger, refreshMin time.Duration, withdrawn func()) *remoteKeys {
 	storage := jwkset.NewMemoryStorage()
 	lookup, err := keyfunc.New(keyfunc.Options{Ctx: ctx, Storage: storage, UseWhitelist: signingUses})
 	if err != nil {
@@ -67,9 +59,9 @@ func fetchConcurrently(ctx context.Context, rawURL string, client *http.Client, 
 	r := &remoteKeys{
 		url: rawURL, client: client, logger: logger, refreshMin: refreshMin, withdrawn: withdrawn,
 		storage: storage, lookup: lookup,
-		// The limiter starts full: the first unknown kid may fetch at once.
-		unknown: rate.NewLimiter(rate.Every(unknownKIDInterval), 1),
-		ready:   make(chan struct{}),
+		// Full at start: the first unknown kid may fetch at once.
+		unknownKIDLimit: rate.NewLimiter(rate.Every(unknownKIDInterval), 1),
+		ready:           make(chan struct{}),
 	}
 	go r.refreshLoop(ctx)
 	return r
@@ -96,9 +88,9 @@ func (r *remoteKeys) refreshLoop(ctx context.Context) {
 	}
 }
 
-// nextRefresh returns how long to wait before the next fetch: jwksRefreshMax,
-// or the issuer's shorter max-age (maxAge, negative when it gave none), but
-// never less than floor, which is also the wait after a failed fetch.
+// nextRefresh returns the wait before the next fetch: the issuer's max-age
+// (negative: none) within [floor, jwksRefreshMax], or floor after a failed
+// fetch.
 func nextRefresh(maxAge time.Duration, err error, floor time.Duration) time.Duration {
 	switch {
 	case err != nil:
@@ -131,9 +123,8 @@ func maxAge(h http.Header) time.Duration {
 	return age
 }
 
-// fetch gets the JWKS, replaces the stored keys with it, and returns the
-// response's max-age (see maxAge). A failed fetch keeps the keys there
-// were: an issuer outage must not become ours.
+// fetch replaces the stored keys with the JWKS and returns its max-age. A
+// failed fetch keeps the keys: an issuer outage must not become ours.
 func (r *remoteKeys) fetch(ctx context.Context) (time.Duration, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -171,16 +162,16 @@ func (r *remoteKeys) fetch(ctx context.Context) (time.Duration, error) {
 	if err := r.storage.KeyReplaceAll(ctx, keys); err != nil {
 		return 0, fmt.Errorf("auth: JWKS store: %w", err)
 	}
-	if withdrawnAny(old, keys) && r.withdrawn != nil {
+	if anyWithdrawn(old, keys) && r.withdrawn != nil {
 		r.withdrawn()
 	}
 	r.refreshes.Add(1)
 	return maxAge(res.Header), nil
 }
 
-// withdrawnAny reports whether a key of old is missing from now, or is
-// there with other key material under its kid.
-func withdrawnAny(old, now []jwkset.JWK) bool {
+// anyWithdrawn reports whether a key of old is missing from now, or has
+// other key material under its kid.
+func anyWithdrawn(old, now []jwkset.JWK) bool {
 	current := make(map[string]jwkset.JWKMarshal, len(now))
 	for _, k := range now {
 		current[k.Marshal().KID] = k.Marshal()
@@ -194,11 +185,9 @@ func withdrawnAny(old, now []jwkset.JWK) bool {
 	return false
 }
 
-// KeyfuncCtx returns a key lookup that first waits for the first fetch,
-// for no longer than ctx allows (a lookup that gives up returns ctx's
-// error, and Storage then shows no keys, which Verify answers with
-// EUNAVAILABLE), and fetches the set again for an unknown kid when the
-// limiter allows, without waiting for it.
+// KeyfuncCtx returns a key lookup that waits for the first fetch while ctx
+// allows, and fetches the set again for an unknown kid when the limiter
+// allows.
 func (r *remoteKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		select {
@@ -207,7 +196,7 @@ func (r *remoteKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 			return nil, fmt.Errorf("auth: waiting for the first JWKS fetch: %w", ctx.Err())
 		}
 		k, err := r.lookup.KeyfuncCtx(ctx)(t)
-		if !errors.Is(err, jwkset.ErrKeyNotFound) || !r.unknown.Allow() {
+		if !errors.Is(err, jwkset.ErrKeyNotFound) || !r.unknownKIDLimit.Allow() {
 			return k, err
 		}
 		if _, ferr := r.fetch(ctx); ferr != nil {
@@ -218,6 +207,5 @@ func (r *remoteKeys) KeyfuncCtx(ctx context.Context) jwt.Keyfunc {
 	}
 }
 
-// Storage returns the key cache; it shows no keys until the first fetch
-// has found some, and never waits.
+// Storage returns the stored keys, without waiting.
 func (r *remoteKeys) Storage() jwkset.Storage { return r.storage }

@@ -14,8 +14,8 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// role says what a transaction item is for, so that a cancellation reason,
-// which DynamoDB reports by position, maps back to a meaning.
+// role says what a transaction item is for: DynamoDB reports cancellation
+// reasons by position.
 type role int
 
 const (
@@ -31,14 +31,12 @@ const (
 	roleOutbox
 )
 
-// tx is a TransactWriteItems request being built, with the role of each item.
+// tx is a TransactWriteItems request being built.
 type tx struct {
-	table string
-	items []types.TransactWriteItem
-	roles []role
-	// requesting is set for a change being requested (RequestChange), not
-	// applied.
-	requesting bool
+	table      string
+	items      []types.TransactWriteItem
+	roles      []role
+	requesting bool  // RequestChange's, not ApplyChange's
 	err        error // the first item that could not be built
 }
 
@@ -64,8 +62,8 @@ func (t *tx) expr(cond expression.ConditionBuilder, upd *expression.UpdateBuilde
 	return e
 }
 
-// returnOld asks for the user or account item as stored when its
-// condition fails: it says which rule failed.
+// returnOld asks for the user or account item when its condition fails, to
+// tell which rule failed.
 func returnOld(r role) types.ReturnValuesOnConditionCheckFailure {
 	if r == roleUser || r == roleAccount {
 		return types.ReturnValuesOnConditionCheckFailureAllOld
@@ -101,10 +99,9 @@ func (t *tx) check(r role, key Item, cond expression.ConditionBuilder) {
 		ReturnValuesOnConditionCheckFailure: returnOld(r)}})
 }
 
-// send writes t in one TransactWriteItems. The SDK fills in
-// ClientRequestToken once per call, before its retry loop: a retry after a
-// lost response (a 5xx or a reset connection) returns the first attempt's
-// result instead of failing on the version it bumped.
+// send writes t. The SDK sets one ClientRequestToken for all its retries,
+// so a retry after a lost response succeeds instead of failing on the
+// version the first attempt bumped (TestLostResponseIsIdempotent).
 func (t *tx) send(ctx context.Context, client *dynamodb.Client) (*types.TransactionCanceledException, error) {
 	if t.err != nil {
 		return nil, t.err
@@ -115,8 +112,8 @@ func (t *tx) send(ctx context.Context, client *dynamodb.Client) (*types.Transact
 	return tce, err
 }
 
-// reason returns the cancellation code of the item with role r ("" when the
-// transaction has no such item), and the item DynamoDB returned with it.
+// reason returns the cancellation code of the item with role r ("" for
+// none) and the item DynamoDB returned with it.
 func (t *tx) reason(tce *types.TransactionCanceledException, r role) (string, Item) {
 	for i, rr := range t.roles {
 		if rr == r && i < len(tce.CancellationReasons) {
@@ -139,20 +136,19 @@ func hasCode(tce *types.TransactionCanceledException, codes map[string]bool) boo
 
 const codeConditionFailed = "ConditionalCheckFailed"
 
-// conflictCodes is the cancellation code for a transaction that lost a race
-// with another one on the same item: nothing is wrong, trying again works.
+// conflictCodes are the cancellation codes of a race lost to another
+// transaction: trying again works.
 var conflictCodes = map[string]bool{"TransactionConflict": true}
 
-// guardRoles are the roles of claiming and of releasing a guard of each kind.
+// guardRoles are the roles of claiming and releasing a guard, by kind.
 var guardRoles = map[string][2]role{
 	GuardEmail: {roleNewEmailGuard, roleOldEmailGuard},
 	GuardPhone: {roleNewPhoneGuard, roleOldPhoneGuard},
 }
 
-// moveGuard claims for u the guard of the value of kind under newKey and
-// releases the one under oldKey, in u's account as read (the user rules
-// pin it). A key that does not change is left alone: the same key twice in
-// one transaction is a ValidationException.
+// moveGuard claims for u the guard of kind on newKey and releases the one
+// on oldKey, in u's account. An unchanged key is left alone: one key twice
+// in a transaction is a ValidationException.
 func (t *tx) moveGuard(u *userinfo.User, kind string, newKey, oldKey userinfo.Key) {
 	if newKey == oldKey {
 		return
@@ -163,30 +159,23 @@ func (t *tx) moveGuard(u *userinfo.User, kind string, newKey, oldKey userinfo.Ke
 	}
 }
 
-// checkAccount adds the check of the account rules for c on the account's
-// policy item.
+// checkAccount adds the check of the account rules for c.
 func (t *tx) checkAccount(c userinfo.Change) {
 	cond, err := accountCondition(c, t.requesting)
 	t.fail(err)
 	t.check(roleAccount, AccountKey(c.User.DomainID), cond)
 }
 
-// ApplyChange writes c in one TransactWriteItems: the user update, the
-// guard of each new value (under its current key) and the release of each
-// old one (under the key the user holds it by), a check of the account's
-// policy, the closing of c.Verified, the messages and the audit record.
-// Either all of it is written or none. The user update and the policy check
-// are conditional on userinfo's rules (conditions.go), checked again on
-// the items as stored.
+// ApplyChange writes c in one TransactWriteItems: the user, conditional on
+// the user rules; the guards of new values claimed and of old ones
+// released; the account rules checked; c.Verified closed; the messages and
+// the audit record.
 //
-// It returns *userinfo.StaleError when a user rule no longer holds
-// (Current is the user as DynamoDB returned it, nil when it was deleted)
-// or another transaction raced this one; an ECONFLICT *userinfo.Error
-// naming the field when another user of the account holds the new email
-// or mobile number; the error of the account rule c breaks
-// (userinfo.Account.Check); EUNAVAILABLE when DynamoDB throttles or cannot
-// be reached; and a wrapped error for anything else, including broken
-// invariants.
+// It returns *userinfo.StaleError when a user rule fails (Current is the
+// user as stored, nil when deleted) or another transaction raced this one;
+// ECONFLICT naming the field when another user holds a new value; the error
+// of the account rule c breaks; EUNAVAILABLE when DynamoDB throttles or
+// cannot be reached; a wrapped error otherwise.
 func (s *Store) ApplyChange(ctx context.Context, c userinfo.Change) error {
 	if c.User == nil {
 		return errorf("ApplyChange: change has no user")
@@ -210,7 +199,7 @@ func (s *Store) changeTx(c userinfo.Change) *tx {
 	u := c.User
 	t := &tx{table: s.table}
 
-	// (1) The user item (UserItem's attributes), conditional on the user rules.
+	// (1) The user (UserItem's attributes).
 	name, value := expression.Name, expression.Value
 	upd := expression.Set(name(attrVersion), name(attrVersion).Plus(value(1))).Set(name(attrUpdatedAt), value(formatTime(c.At)))
 	if c.Email != nil {
@@ -262,8 +251,8 @@ func verifies(c userinfo.Change, field string) bool {
 func (s *Store) auditItem(c userinfo.Change) AuditItem {
 	reqID := c.Meta.RequestID
 	if reqID == "" {
-		// The request id is part of the key; without one, two changes in
-		// the same nanosecond would collide.
+		// The request id is part of the key: two changes in one
+		// nanosecond must not collide.
 		reqID = "local-" + randomHex(8)
 	}
 	it := AuditItem{
@@ -282,15 +271,14 @@ func (s *Store) auditItem(c userinfo.Change) AuditItem {
 
 func randomHex(n int) string {
 	b := make([]byte, n)
-	_, _ = rand.Read(b) // never fails on supported platforms
+	_, _ = rand.Read(b) // never fails: since Go 1.24 crypto/rand crashes the program instead
 	return hex.EncodeToString(b)
 }
 
-// changeCancelled says why DynamoDB cancelled the transaction of c. The
-// order matters when several items failed: a stale user makes every other
-// check moot (it was computed from old data); then the failures that say
-// "retry later"; then the policy before uniqueness, so that a forbidden
-// change does not reveal whether the value is taken.
+// changeCancelled says why DynamoDB cancelled the transaction of c. When
+// several items failed: a stale user first (the rest was computed from old
+// data), then "retry later", then the policy before uniqueness, so that a
+// forbidden change does not reveal whether a value is taken.
 func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledException, err error) error {
 	if code, old := t.reason(tce, roleUser); code == codeConditionFailed {
 		if len(old) == 0 {
@@ -308,7 +296,7 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 	if hasCode(tce, conflictCodes) {
 		return &userinfo.StaleError{}
 	}
-	// The policy as stored says which account rule failed.
+	// The policy as stored tells which account rule failed.
 	if code, old := t.reason(tce, roleAccount); code == codeConditionFailed {
 		a, derr := DecodeAccount(c.User.DomainID, old)
 		if derr != nil {
@@ -335,11 +323,10 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 	return classify("TransactWriteItems", err)
 }
 
-// guardCancelled returns the error for a transaction of userID cancelled by
-// one of its guard items, or nil when no guard failed: ECONFLICT naming the
-// field when a new value is held by another user, and a plain error when the
-// guard of the user's current value is (an invariant is broken; not the
-// caller's fault).
+// guardCancelled returns the error of a failed guard item, or nil:
+// ECONFLICT naming the field when another user holds a new value, a plain
+// error (a broken invariant) when another user holds the guard of userID's
+// current value.
 func (t *tx) guardCancelled(userID string, tce *types.TransactionCanceledException) error {
 	taken := map[string]string{GuardEmail: "The email address is already in use.", GuardPhone: "The mobile number is already in use."}
 	for _, kind := range []string{GuardEmail, GuardPhone} {

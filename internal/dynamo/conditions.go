@@ -6,12 +6,10 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// The rules of userinfo (rules.go there), each as the condition a write
-// puts on the item as stored, by the rule's name: what the service decided
-// from the read is decided again in the write's transaction.
-// TestRulesAreConditions holds each condition equal to its rule.
+// userinfo's rules (rules.go there) as conditions of the write, by rule
+// name. TestRulesAreConditions holds each equal to its rule.
 
-// userConditions are the conditions on the user item, for a change by p
+// userConditions are the conditions on the user item for a change by p
 // computed from read.
 var userConditions = map[string]func(p userinfo.Principal, read *userinfo.User) expression.ConditionBuilder{
 	userinfo.RuleNotRevoked: func(p userinfo.Principal, _ *userinfo.User) expression.ConditionBuilder {
@@ -30,9 +28,9 @@ var userConditions = map[string]func(p userinfo.Principal, read *userinfo.User) 
 	},
 }
 
-// accountConditions are the conditions on the account's policy item for c
-// (requesting: a request for codes), and false for a rule that does not
-// apply to c. An absent item or setting is userinfo.DefaultAccount's.
+// accountConditions are the conditions on the account's policy item for c,
+// and false for a rule that does not apply to c. An absent item or setting
+// is userinfo.DefaultAccount's.
 var accountConditions = map[string]func(c userinfo.Change, requesting bool) (expression.ConditionBuilder, bool){
 	userinfo.RuleManageEmail: func(c userinfo.Change, _ bool) (expression.ConditionBuilder, bool) {
 		return absentOr(attrManageEmail, true), c.Email != nil
@@ -52,8 +50,7 @@ func absentOr(attr string, v bool) expression.ConditionBuilder {
 	return expression.AttributeNotExists(expression.Name(attr)).Or(expression.Name(attr).Equal(expression.Value(v)))
 }
 
-// userCondition returns the condition of every rule of userinfo.UserRules
-// for a change by p computed from read.
+// userCondition returns the conditions of all userinfo.UserRules.
 func userCondition(p userinfo.Principal, read *userinfo.User) (expression.ConditionBuilder, error) {
 	var cs []expression.ConditionBuilder
 	for _, r := range userinfo.UserRules {
@@ -66,8 +63,8 @@ func userCondition(p userinfo.Principal, read *userinfo.User) (expression.Condit
 	return and(cs), nil
 }
 
-// accountCondition returns the condition of every rule of
-// userinfo.AccountRules that applies to c.
+// accountCondition returns the conditions of the userinfo.AccountRules
+// that apply to c.
 func accountCondition(c userinfo.Change, requesting bool) (expression.ConditionBuilder, error) {
 	var cs []expression.ConditionBuilder
 	for _, r := range userinfo.AccountRules {

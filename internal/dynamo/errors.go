@@ -17,9 +17,9 @@ import (
 // msgUnavailable is the caller-safe message of every EUNAVAILABLE error.
 const msgUnavailable = "The user store is temporarily unavailable."
 
-// unavailableCodes are the DynamoDB error codes that mean "try again
-// later": throttling (which the SDK has already retried a bounded number of
-// times) and server faults. They map to 503, never to 500.
+// unavailableCodes are the error codes that mean "try again later"
+// (EUNAVAILABLE): throttling, once the SDK's retries ran out, and server
+// faults.
 var unavailableCodes = map[string]bool{
 	"ProvisionedThroughputExceededException": true,
 	"ThrottlingException":                    true,
@@ -34,23 +34,18 @@ var unavailableCodes = map[string]bool{
 	"RequestTimeoutException":                true,
 }
 
-// cancellationThrottleCodes are the CancellationReason codes that mean a
-// transaction was throttled, not refused.
+// cancellationThrottleCodes are the cancellation codes of a throttled
+// transaction.
 var cancellationThrottleCodes = map[string]bool{
 	"ThrottlingError":               true,
 	"ProvisionedThroughputExceeded": true,
 	"RequestLimitExceeded":          true,
 }
 
-// classify turns an SDK error from operation op into the domain's terms. It
-// is the one place that decides what is the caller's problem, what is
-// transient (EUNAVAILABLE, 503) and what is a bug or misconfiguration
-// (a plain wrapped error, 500). Errors already in the domain's terms pass
-// through unchanged.
-//
-// SDK error texts name operations, codes and request ids, not item values,
-// and nothing here adds a value: the guard keys hold emails and phone
-// numbers, so they never go into an error.
+// classify turns an SDK error from op into the domain's terms: transient
+// is EUNAVAILABLE, anything else a wrapped error (500). userinfo's errors
+// pass through. It adds no value to the error: guard keys hold emails and
+// phone numbers.
 func classify(op string, err error) error {
 	if err == nil {
 		return nil
@@ -63,21 +58,17 @@ func classify(op string, err error) error {
 	if isUnavailable(err) {
 		return userinfo.Unavailable(fmt.Errorf("dynamo: %s: %w", op, err), msgUnavailable)
 	}
-	// ResourceNotFoundException (wrong table name), ValidationException (a
-	// bug in an expression), AccessDeniedException (IAM policy) and anything
-	// unknown: not the caller's fault and not transient.
+	// A wrong table, a bad expression, a denied IAM action or unknown.
 	return fmt.Errorf("dynamo: %s: %w", op, err)
 }
 
 func isUnavailable(err error) bool {
-	// The retry token bucket ran dry under sustained throttling: the SDK
-	// gave up without trying, which is a throttle too.
+	// The retry token bucket ran dry under sustained throttling.
 	var quota ratelimit.QuotaExceededError
 	if errors.As(err, &quota) {
 		return true
 	}
-	// The handler's deadline (or the client's) ran out, usually while the
-	// SDK was backing off.
+	// A deadline ran out, usually while the SDK was backing off.
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return true
 	}
@@ -89,8 +80,8 @@ func isUnavailable(err error) bool {
 	if errors.As(err, &resp) && resp.Response != nil && resp.HTTPStatusCode() >= 500 {
 		return true
 	}
-	// The SDK wraps every failure to send a request or read its response
-	// (refused, reset, EOF mid-body, TLS, DNS) in a RequestSendError.
+	// A request not sent or a response not read (refused, reset, EOF, TLS,
+	// DNS).
 	var send *smithyhttp.RequestSendError
 	if errors.As(err, &send) {
 		return true
@@ -99,8 +90,7 @@ func isUnavailable(err error) bool {
 		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ETIMEDOUT) {
 		return true
 	}
-	// Dial, DNS and read failures all surface as *net.OpError or
-	// *net.DNSError; a timeout anywhere in the transport as a net.Error.
+	// Dial, DNS and read failures, and transport timeouts.
 	var op *net.OpError
 	var dns *net.DNSError
 	var ne net.Error

@@ -16,11 +16,9 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// One struct per kind of item in the table, and the conversions to and
-// from the domain's types.
+// One struct per kind of item, and the conversions to and from the domain.
 
-// UserItem is a user (pk USER#<id>, sk #USER). Every write is conditional
-// on Version, which goes up by one each time.
+// UserItem is a user (pk USER#<id>, sk #USER).
 type UserItem struct {
 	PK              string    `dynamodbav:"pk"`
 	SK              string    `dynamodbav:"sk"`
@@ -35,8 +33,8 @@ type UserItem struct {
 	Enabled         bool      `dynamodbav:"enabled"`
 	Version         int64     `dynamodbav:"version"`
 	TokensRevokedAt time.Time `dynamodbav:"tokens_revoked_at,omitempty"`
-	// The keys the user's guards are held under, "<version>#<key>". Absent
-	// on items written before key version 2: their guards are version 1's.
+	// The keys of the user's guards, "<version>#<key>"; absent before key
+	// version 2, whose guards are version 1's.
 	EmailKey  string    `dynamodbav:"email_key,omitempty"`
 	PhoneKey  string    `dynamodbav:"phone_key,omitempty"`
 	CreatedAt time.Time `dynamodbav:"created_at"`
@@ -59,11 +57,11 @@ func NewUserItem(u userinfo.User) UserItem {
 	return it
 }
 
-// DecodeUser returns the user item av holds. Its error names the attribute
-// at fault, never a value.
+// DecodeUser returns the user av holds. Its error names the attribute at
+// fault, never a value.
 func DecodeUser(av Item) (*userinfo.User, error) {
-	// Every write is conditional on the version: without a valid one, no
-	// write could succeed, and each would look like a lost race.
+	// Without a valid version every conditional write would fail as a lost
+	// race.
 	var version int64
 	if attributevalue.Unmarshal(av[attrVersion], &version) != nil || version < 1 {
 		return nil, errors.New("attribute version missing or not a positive integer")
@@ -87,8 +85,8 @@ func DecodeUser(av Item) (*userinfo.User, error) {
 	return u, nil
 }
 
-// heldKey returns the key raw (the attribute name) holds for value: none
-// for no value, v1 on an item written before keys were stored.
+// heldKey returns the key the attribute name (raw) holds for value: none
+// without a value, v1 on items written before keys were stored.
 func heldKey(raw, name, value string, v1 userinfo.Key) (userinfo.Key, error) {
 	switch {
 	case value == "":
@@ -120,8 +118,8 @@ func NewAccountItem(a userinfo.Account) AccountItem {
 		ManageEmail: &a.ManageEmail, ManageMobile: &a.ManageMobile, VerifyChanges: &a.VerifyChanges}
 }
 
-// DecodeAccount returns the policy of the account domainID that av, its
-// item or an empty one, holds.
+// DecodeAccount returns the policy of the account domainID in av, its item
+// or an empty one.
 func DecodeAccount(domainID string, av Item) (userinfo.Account, error) {
 	a := userinfo.DefaultAccount(domainID)
 	if len(av) == 0 {
@@ -144,33 +142,30 @@ func orDefault(b *bool, def bool) bool {
 	return *b
 }
 
-// GuardItem is a uniqueness guard (pk guardPK's, sk #GUARD): it exists so
-// that claiming a value another user of the account holds fails.
+// GuardItem is a uniqueness guard (pk guardPK's, sk #GUARD): claiming a
+// value another user of the account holds fails on it.
 type GuardItem struct {
 	PK       string `dynamodbav:"pk"`
 	SK       string `dynamodbav:"sk"`
 	UserID   string `dynamodbav:"user_id"` // the holder
 	DomainID string `dynamodbav:"domain_id"`
-	// KeyVersion is absent on guards written before key versions; the pk
-	// holds the version either way.
+	// KeyVersion is absent on older guards; the pk holds it anyway.
 	KeyVersion int `dynamodbav:"key_version,omitempty"`
 }
 
-// NewGuardItem returns the guard of userID on the value of kind held under
-// k in the account domainID.
+// NewGuardItem returns userID's guard of kind on k in the account domainID.
 func NewGuardItem(domainID, kind string, k userinfo.Key, userID string) GuardItem {
 	return GuardItem{PK: guardPK(domainID, kind, k), SK: guardSK, UserID: userID, DomainID: domainID, KeyVersion: k.Version}
 }
 
 // FreeOrHeldBy is the condition on claiming or releasing a guard: absent,
-// or already userID's (a retried request, or a leftover).
+// or already userID's (a retry, or a leftover).
 func FreeOrHeldBy(userID string) expression.ConditionBuilder {
 	return expression.AttributeNotExists(expression.Name(AttrPK)).Or(expression.Name(attrUserID).Equal(expression.Value(userID)))
 }
 
 // AuditItem is the record of one change (pk USER#<user_id>, sk
-// AUDIT#<time>#<request_id>, ordered by time). Its values are masked: the
-// audit trail is read by operators and must not copy the contact data.
+// AUDIT#<time>#<request_id>). Its values are masked: operators read it.
 type AuditItem struct {
 	PK            string    `dynamodbav:"pk"`
 	SK            string    `dynamodbav:"sk"`
@@ -187,10 +182,9 @@ type AuditItem struct {
 	TTL           int64     `dynamodbav:"expires_at"`
 }
 
-// pendingItem is a userinfo.Pending (pk USER#<id>, sk PENDING#EMAIL or
-// PENDING#MOBILE). It holds the new value in clear, as the user item holds
-// the current one; TTL removes it once it can neither be verified nor
-// count against the send limit (Pending.Keep).
+// pendingItem is a userinfo.Pending (pk USER#<id>, sk PENDING#<FIELD>),
+// the new value in clear as the user holds the current one. TTL removes it
+// at Pending.Keep.
 type pendingItem struct {
 	PK          string    `dynamodbav:"pk"`
 	SK          string    `dynamodbav:"sk"`
@@ -212,8 +206,7 @@ type pendingItem struct {
 	TTL         int64     `dynamodbav:"expires_at"`
 }
 
-// OutboxItem is a message to send (pk OUTBOX#<id>, sk #OUTBOX), written in
-// the transaction of the change it is about.
+// OutboxItem is a message to send (pk OUTBOX#<id>, sk #OUTBOX).
 type OutboxItem struct {
 	PK          string    `dynamodbav:"pk"`
 	SK          string    `dynamodbav:"sk"`
@@ -231,7 +224,8 @@ type OutboxItem struct {
 	TTL         int64     `dynamodbav:"expires_at"`
 }
 
-// Message returns the message it holds.
+// Message returns the message it holds, or an error naming a bad
+// attribute.
 func (it OutboxItem) Message() (*userinfo.Message, error) {
 	m := &userinfo.Message{
 		ID: strings.TrimPrefix(it.PK, OutboxPrefix), Kind: userinfo.MessageKind(it.Kind), To: it.To, UserID: it.UserID, Field: it.Field,
@@ -248,8 +242,8 @@ func (it OutboxItem) Message() (*userinfo.Message, error) {
 	return m, nil
 }
 
-// Times are stored in timeLayout, and read only in it: the revocation
-// condition compares them as strings.
+// Times are written and read in timeLayout only: the revocation condition
+// compares them as strings.
 var (
 	encodeOptions = func(o *attributevalue.EncoderOptions) {
 		o.EncodeTime = func(t time.Time) (types.AttributeValue, error) {
@@ -273,11 +267,10 @@ func MarshalItem(in any) (Item, error) {
 	return attributevalue.MarshalMapWithOptions(in, encodeOptions)
 }
 
-// UnmarshalItem decodes av into out, a pointer to one of the item structs.
-// Every attribute of a field not tagged omitempty must be present, and
-// every attribute must be of its field's type. The error names the
-// attribute, never a value (attributevalue's errors name no attribute, and
-// some quote the value).
+// UnmarshalItem decodes av into out, a pointer to an item struct. An
+// attribute of a field without omitempty must be present, and each must
+// have its field's type. The error names the attribute, never a value, as
+// attributevalue's errors may.
 func UnmarshalItem(av Item, out any) error {
 	for _, f := range reflect.VisibleFields(reflect.TypeOf(out).Elem()) {
 		name, opts, _ := strings.Cut(f.Tag.Get("dynamodbav"), ",")
@@ -301,8 +294,8 @@ func UnmarshalItem(av Item, out any) error {
 	return errors.New("item of the wrong form")
 }
 
-// storedAs reports whether v has the DynamoDB type that fields of type t
-// are written as. attributevalue alone would read a number into a string.
+// storedAs reports whether v has the DynamoDB type fields of type t are
+// written as: attributevalue would read a number into a string.
 func storedAs(v types.AttributeValue, t reflect.Type) bool {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -11,19 +11,18 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// The table's layout: one table keyed by pk (string, HASH) and sk (string,
-// RANGE), with the keys below and one item struct per kind of item in it
-// (items.go; README, "One table"). It is the only schema there is; infra's
-// tools (infra/ddbtable) read and write the table with these too.
+// The table's layout: keys pk (HASH) and sk (RANGE), both strings, made
+// below; one item struct per kind in items.go (README, "One table").
+// infra/ddbtable uses these too.
 
 // Item is one DynamoDB item.
 type Item = map[string]types.AttributeValue
 
 const (
-	// AttrPK and AttrSK are the table's partition and sort key attributes.
+	// AttrPK and AttrSK are the partition and sort key attributes.
 	AttrPK = "pk"
 	AttrSK = "sk"
-	// TTLAttribute is the table's time-to-live attribute (epoch seconds).
+	// TTLAttribute is the time-to-live attribute (epoch seconds).
 	TTLAttribute = "expires_at"
 	// OutboxPrefix starts the partition key of every outbox message.
 	OutboxPrefix = "OUTBOX#"
@@ -61,15 +60,15 @@ const (
 	attrDeliveredAt     = "delivered_at"
 )
 
-// Guard kinds: a guard's key spells them in capitals (EMAIL, PHONE).
+// Guard kinds; guard keys spell them in capitals.
 const (
 	GuardEmail = "email"
 	GuardPhone = "phone"
 )
 
-// timeLayout is RFC 3339 with exactly nine fractional digits: a fixed width
-// keeps string order equal to time order, which sort keys and the
-// revocation condition rely on (RFC3339Nano drops trailing zeros).
+// timeLayout is RFC 3339 with exactly nine fractional digits (RFC3339Nano
+// drops trailing zeros): string order is time order, which sort keys and
+// the revocation condition rely on.
 const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
@@ -90,8 +89,8 @@ func UserKey(id string) Item { return key(userPK(id), userSK) }
 // AccountKey returns the key of the policy of the account domainID.
 func AccountKey(domainID string) Item { return key(accountPK(domainID), domainSK) }
 
-// GuardKey returns the key of the guard of a value of kind held under k in
-// the account domainID, or nil for the zero Key (no value, no guard).
+// GuardKey returns the key of the guard of kind on k in the account
+// domainID, or nil for the zero Key.
 func GuardKey(domainID, kind string, k userinfo.Key) Item {
 	if k.IsZero() {
 		return nil
@@ -99,8 +98,8 @@ func GuardKey(domainID, kind string, k userinfo.Key) Item {
 	return key(guardPK(domainID, kind, k), guardSK)
 }
 
-// guardPK is a guard's partition key. The version takes the place where
-// version 1 has the kind, so keys of two versions never coincide:
+// guardPK is a guard's partition key. The version stands where version 1
+// has the kind, so keys of two versions differ:
 //
 //	version 1:  DOMAIN#<domain_id>#EMAIL#<key>
 //	version n:  DOMAIN#<domain_id>#v<n>#EMAIL#<key>
@@ -112,8 +111,8 @@ func guardPK(domainID, kind string, k userinfo.Key) string {
 	return domainPrefix + domainID + "#v" + strconv.Itoa(k.Version) + "#" + kind + "#" + k.Value
 }
 
-// ParseGuardPK is guardPK's inverse for a guard of the account domainID: it
-// returns the kind and key, and false for any other key.
+// ParseGuardPK is guardPK's inverse for the account domainID; false for
+// any other key.
 func ParseGuardPK(domainID, pk string) (kind string, k userinfo.Key, ok bool) {
 	rest, ok := strings.CutPrefix(pk, domainPrefix+domainID+"#")
 	if !ok {
@@ -133,17 +132,16 @@ func ParseGuardPK(domainID, pk string) (kind string, k userinfo.Key, ok bool) {
 	return strings.ToLower(kind), k, true
 }
 
-// AuditKeys returns the key condition of the audit records of userID
-// written between from and to, inclusive. The upper bound ends in '$', the
-// byte after '#', so records at exactly to (whatever their request id)
-// are inside it.
+// AuditKeys returns the key condition of userID's audit records from from
+// to to, inclusive: the upper bound ends in '$', the byte after '#', so it
+// takes every request id at exactly to.
 func AuditKeys(userID string, from, to time.Time) expression.KeyConditionBuilder {
 	return expression.Key(AttrPK).Equal(expression.Value(userPK(userID))).
 		And(expression.Key(AttrSK).Between(expression.Value(auditPrefix+formatTime(from)), expression.Value(auditPrefix+formatTime(to)+"$")))
 }
 
-// encodeKey and decodeKey write and read a userinfo.Key as a user item
-// holds it: "<version>#<key>".
+// encodeKey and decodeKey write and read a userinfo.Key as items hold it:
+// "<version>#<key>".
 func encodeKey(k userinfo.Key) string { return strconv.Itoa(k.Version) + "#" + k.Value }
 
 func decodeKey(s string) (userinfo.Key, bool) {

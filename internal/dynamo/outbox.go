@@ -13,18 +13,17 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// The outbox holds the messages a change must send, written in the
-// change's own transaction. The table's stream hands each new one to the
-// notifier (OutboxFilter), which sends it and marks it delivered. TTL
-// removes them after OutboxRetention.
+// The outbox holds the messages of a change, written in its transaction.
+// The table's stream hands each new one to the notifier (OutboxFilter).
 
-// OutboxRetention is how long a message is kept: long enough for Lambda's
-// retries of a stream batch (hours at most) and to look into a delivery,
-// short enough that addresses do not pile up.
+// OutboxRetention is how long TTL keeps a message: past the stream's
+// retries and long enough to look into a delivery, short enough that
+// addresses do not pile up.
 const OutboxRetention = 7 * 24 * time.Hour
 
 // OutboxFilter is the event-source filter that lets only new outbox items
-// reach the notifier. The SAM template's must be this one; a test compares.
+// reach the notifier. infra/samtemplate's stack test holds the template's
+// filter to it.
 const OutboxFilter = `{"eventName":["INSERT"],"dynamodb":{"Keys":{"pk":{"S":[{"prefix":"` + OutboxPrefix + `"}]}}}}`
 
 func outboxKey(id string) Item { return key(OutboxPrefix+id, outboxSK) }
@@ -39,9 +38,8 @@ func (t *tx) putMessage(m userinfo.Message) {
 }
 
 // Message returns the outbox message id and whether it was delivered. It
-// returns ENOTFOUND when there is none (never written, or expired),
-// EUNAVAILABLE when DynamoDB throttles or cannot be reached, and a wrapped
-// error for an item that is not a message.
+// returns ENOTFOUND (never written, or expired), EUNAVAILABLE, or a wrapped
+// error for a malformed item.
 func (s *Store) Message(ctx context.Context, id string) (*userinfo.Message, bool, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: outboxKey(id), ConsistentRead: aws.Bool(true),
@@ -64,10 +62,8 @@ func (s *Store) Message(ctx context.Context, id string) (*userinfo.Message, bool
 	return m, !it.Delivered.IsZero(), nil
 }
 
-// SetCode stores salt and hash as the code of the pending change m is for,
-// if that change is still m's (same pending id) and has not expired at now.
-// It reports false when it is not; EUNAVAILABLE when DynamoDB throttles or
-// cannot be reached.
+// SetCode stores salt and hash on m's pending change if it is still m's
+// and open at now, and reports whether it did.
 func (s *Store) SetCode(ctx context.Context, m *userinfo.Message, salt, hash string, now time.Time) (bool, error) {
 	cond := expression.Name(attrPendingID).Equal(expression.Value(m.PendingID)).
 		And(expression.Name(attrValidUntil).GreaterThan(expression.Value(now.Unix())))
@@ -77,18 +73,16 @@ func (s *Store) SetCode(ctx context.Context, m *userinfo.Message, salt, hash str
 	return s.updateIf(ctx, key(userPK(m.UserID), pendingSK(m.Field)), cond, upd)
 }
 
-// MarkDelivered records that message id was delivered at at. Marking a
-// message twice keeps the first time; a message gone meanwhile is not an
-// error. It returns EUNAVAILABLE when DynamoDB throttles or cannot be
-// reached.
+// MarkDelivered records that message id was delivered at at. A second
+// mark keeps the first time; a message gone meanwhile is not an error.
 func (s *Store) MarkDelivered(ctx context.Context, id string, at time.Time) error {
 	cond := expression.AttributeExists(expression.Name(AttrPK)).And(expression.AttributeNotExists(expression.Name(attrDeliveredAt)))
 	_, err := s.updateIf(ctx, outboxKey(id), cond, expression.Set(expression.Name(attrDeliveredAt), expression.Value(formatTime(at))))
 	return err
 }
 
-// OutboxID returns the message id of a stream record of an outbox item,
-// or false for a record of any other item.
+// OutboxID returns the message id of an outbox item's stream record, or
+// false for any other record.
 func OutboxID(r events.DynamoDBEventRecord) (string, bool) {
 	pk, ok := r.Change.Keys[AttrPK]
 	if !ok || pk.DataType() != events.DataTypeString {

@@ -61,9 +61,8 @@ func decodePending(userID string, av Item) (*userinfo.Pending, error) {
 }
 
 // GetPending returns userID's last pending change of field, open or not,
-// with one consistent GetItem, or nil when there is none. It returns
-// EUNAVAILABLE when DynamoDB throttles or cannot be reached, and a wrapped
-// error for an item that is not a pending change.
+// by a consistent read, or nil. It returns EUNAVAILABLE when DynamoDB
+// throttles or cannot be reached, a wrapped error for a malformed item.
 func (s *Store) GetPending(ctx context.Context, userID, field string) (*userinfo.Pending, error) {
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(s.table), Key: key(userPK(userID), pendingSK(field)), ConsistentRead: aws.Bool(true),
@@ -81,12 +80,10 @@ func (s *Store) GetPending(ctx context.Context, userID, field string) (*userinfo
 	return p, nil
 }
 
-// WrongCode counts a wrong code against p: one try less, conditional on p
-// being the stored change with as many tries as read. At zero tries the
-// code is removed, so the change cannot be verified any more (the item
-// stays, counting its sends). It returns the tries left; *StaleError when p
-// was replaced or tried meanwhile; EUNAVAILABLE when DynamoDB throttles or
-// cannot be reached.
+// WrongCode takes one try from p, if p is stored with the tries read; at
+// zero it removes the code (the item stays: its sends count). It returns
+// the tries left, *StaleError when p was replaced or tried meanwhile, or
+// EUNAVAILABLE.
 func (s *Store) WrongCode(ctx context.Context, p *userinfo.Pending) (int, error) {
 	left := max(p.TriesLeft-1, 0)
 	cond := expression.Name(attrPendingID).Equal(expression.Value(p.ID)).
@@ -106,8 +103,7 @@ func (s *Store) WrongCode(ctx context.Context, p *userinfo.Pending) (int, error)
 }
 
 // updateIf applies upd to the item at key if cond holds, and reports
-// whether it did. It returns EUNAVAILABLE when DynamoDB throttles or
-// cannot be reached.
+// whether it did.
 func (s *Store) updateIf(ctx context.Context, key Item, cond expression.ConditionBuilder, upd expression.UpdateBuilder) (bool, error) {
 	e, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
@@ -124,9 +120,8 @@ func (s *Store) updateIf(ctx context.Context, key Item, cond expression.Conditio
 	return err == nil, classify("UpdateItem", err)
 }
 
-// closePending adds the update that closes p once its code came back: no
-// tries left, no code, conditional on p still being the stored change with
-// the code that was checked.
+// closePending adds the update that closes p, verified: no tries, no
+// code, if p is stored with the code checked.
 func (t *tx) closePending(p *userinfo.Pending) {
 	cond := expression.Name(attrPendingID).Equal(expression.Value(p.ID)).
 		And(expression.Name(attrCodeHash).Equal(expression.Value(p.CodeHash)))
@@ -137,15 +132,13 @@ func (t *tx) closePending(p *userinfo.Pending) {
 
 var pendingRoles = map[string]role{userinfo.FieldEmail: rolePendingEmail, userinfo.FieldMobile: rolePendingMobile}
 
-// RequestChange writes r in one TransactWriteItems: a check of the user
-// rules (as ApplyChange's update has), a check that no other user holds
-// each new value, a check of the account rules for a request, each pending
-// change in place of the one read, and the messages. It returns
+// RequestChange writes r in one TransactWriteItems: checks of the user
+// rules, of each new value's guard and of the account rules; each pending
+// change in place of the one read; the messages. It returns
 // *userinfo.StaleError when the user or a pending change moved on or the
 // account no longer verifies changes; ECONFLICT naming the field when
 // another user holds a value; EFORBIDDEN when the account forbids the
-// change; EUNAVAILABLE when DynamoDB throttles or cannot be reached; a
-// wrapped error otherwise.
+// change; EUNAVAILABLE; a wrapped error otherwise.
 func (s *Store) RequestChange(ctx context.Context, r userinfo.ChangeRequest) error {
 	if r.User == nil || len(r.Pendings) == 0 {
 		return errorf("RequestChange: no user or nothing pending")
@@ -177,8 +170,7 @@ func (s *Store) RequestChange(ctx context.Context, r userinfo.ChangeRequest) err
 	return classify("TransactWriteItems", err)
 }
 
-// putPending adds the put of p in place of old (nil: none was read),
-// conditional on old still being the stored one.
+// putPending adds the put of p if old (nil: none) is still stored.
 func (t *tx) putPending(p *userinfo.Pending, old *userinfo.Pending) {
 	it, err := newPendingItem(p)
 	t.fail(err)

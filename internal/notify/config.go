@@ -16,15 +16,15 @@ type Config struct {
 	LogLevel    slog.Level
 }
 
-// Variables lists every environment variable the notifier reads itself, so
-// a test can compare it with the SAM template.
+// Variables lists every environment variable the notifier reads itself,
+// for a test to compare with the SAM template.
 var Variables = []string{"TABLE_NAME", "EMAIL_FROM", "SMS_SENDER_ID", "LOG_LEVEL"}
 
-// senderID is what SNS takes as a sender name.
-var senderID = regexp.MustCompile(`^[A-Za-z0-9]{1,11}$`)
+// senderIDPattern is what SNS takes as a sender name.
+var senderIDPattern = regexp.MustCompile(`^[A-Za-z0-9]{1,11}$`)
 
-// LoadConfig reads the configuration through getenv. It returns an error
-// naming the first variable that is missing or invalid.
+// LoadConfig reads the configuration through getenv. Its error names the
+// first variable missing or invalid.
 func LoadConfig(getenv func(string) string) (Config, error) {
 	c := Config{TableName: getenv("TABLE_NAME"), EmailFrom: getenv("EMAIL_FROM"), SMSSenderID: getenv("SMS_SENDER_ID")}
 	if c.TableName == "" {
@@ -33,7 +33,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if a, err := mail.ParseAddress(c.EmailFrom); err != nil || a.Address != c.EmailFrom {
 		return Config{}, fmt.Errorf("EMAIL_FROM must be a plain email address, not %q", c.EmailFrom)
 	}
-	if c.SMSSenderID != "" && !senderID.MatchString(c.SMSSenderID) {
+	if c.SMSSenderID != "" && !senderIDPattern.MatchString(c.SMSSenderID) {
 		return Config{}, fmt.Errorf("SMS_SENDER_ID must be 1 to 11 letters or digits, not %q", c.SMSSenderID)
 	}
 	if lvl := getenv("LOG_LEVEL"); lvl != "" {

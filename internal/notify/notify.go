@@ -1,9 +1,8 @@
-// Package notify delivers the messages of the outbox: verification codes to
-// a new email address or mobile number, and notices to the old email
-// address. The notifier function runs it on the table's stream; the local
-// server runs it on DynamoDB Local's stream. It never logs an address or a
-// code, and delivers each message at most once per successful send: a
-// message marked delivered is skipped when a batch is retried.
+// Package notify delivers the outbox: verification codes to a new email
+// address or mobile number, notices to the old email address. It runs on
+// the table's stream (DynamoDB Local's, locally). A message marked
+// delivered is skipped when a batch is retried; one sent but not marked is
+// sent again.
 package notify
 
 import (
@@ -19,12 +18,11 @@ import (
 
 // Store is what the notifier needs of the table.
 type Store interface {
-	// Message returns the outbox message id and whether it was delivered
-	// already. It returns an ENOTFOUND *userinfo.Error when there is none.
+	// Message returns the outbox message id and whether it was delivered,
+	// or an ENOTFOUND *userinfo.Error.
 	Message(ctx context.Context, id string) (m *userinfo.Message, delivered bool, err error)
-	// SetCode stores the salted hash of a new code with the pending change
-	// m is for, and reports false when that change is no longer pending
-	// (replaced, verified or expired at now): its code must not be sent.
+	// SetCode stores a code's salted hash on m's pending change, and
+	// reports false when that change is no longer pending at now.
 	SetCode(ctx context.Context, m *userinfo.Message, salt, hash string, now time.Time) (bool, error)
 	// MarkDelivered records that message id was delivered at at.
 	MarkDelivered(ctx context.Context, id string, at time.Time) error
@@ -60,10 +58,9 @@ func New(store Store, email EmailSender, sms SMSSender, logger *slog.Logger, now
 	return &Notifier{store: store, email: email, sms: sms, logger: logger, now: now}
 }
 
-// Deliver sends the outbox message id, unless it was delivered already,
-// and marks it delivered. A verification message gets its code here, and
-// is dropped when its change is no longer pending. It returns the error of
-// a failed send or store call: the message is then still to deliver.
+// Deliver sends the outbox message id, unless delivered, and marks it
+// delivered. A code is made here; a code for a change no longer pending is
+// dropped. On error the message is still to deliver.
 func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	outcome := "delivered"
 	var m *userinfo.Message
@@ -75,8 +72,7 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 		}
 		level := slog.LevelInfo
 		if err != nil {
-			// A provider's error text may quote the address (SES names
-			// identities it refused).
+			// A provider's error may quote the address.
 			level, attrs = slog.LevelError, append(attrs, slog.String("error", userinfo.Redact(err.Error())))
 		}
 		n.logger.LogAttrs(ctx, level, "outbox", attrs...)
@@ -84,7 +80,7 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	m, delivered, err := n.store.Message(ctx, id)
 	switch {
 	case userinfo.ErrorCode(err) == userinfo.ENOTFOUND:
-		outcome = "gone" // expired from the table before it could be sent
+		outcome = "gone" // expired before it could be sent
 		return nil
 	case err != nil:
 		outcome = "failed"
@@ -97,12 +93,12 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	if m.IsCode() {
 		code = userinfo.NewCode()
 		salt := userinfo.NewSalt()
-		pending, err := n.store.SetCode(ctx, m, salt, userinfo.HashCode(salt, code), n.now())
+		stillPending, err := n.store.SetCode(ctx, m, salt, userinfo.HashCode(salt, code), n.now())
 		if err != nil {
 			outcome = "failed"
 			return err
 		}
-		if !pending {
+		if !stillPending {
 			outcome = "superseded"
 			return n.store.MarkDelivered(ctx, id, n.now())
 		}
@@ -116,7 +112,7 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	}
 	if err != nil {
 		outcome = "failed"
-		// Never the text, which may hold the code.
+		// Not the text: it may hold the code.
 		return fmt.Errorf("notify: send %s: %w", m.Channel(), err)
 	}
 	if err := n.store.MarkDelivered(ctx, id, n.now()); err != nil {
@@ -126,12 +122,9 @@ func (n *Notifier) Deliver(ctx context.Context, id string) (err error) {
 	return nil
 }
 
-// HandleStream delivers the outbox messages of a DynamoDB stream batch, in
-// order. idOf returns the outbox message id of a record, or false for a
-// record that is not one (the event source's filter lets only new outbox
-// items through; anything else is skipped). On the first failure it stops
-// and reports that record, so that Lambda retries the batch from there;
-// messages delivered before it are skipped on the retry.
+// HandleStream delivers the outbox messages of a stream batch in order,
+// skipping records for which idOf reports false. On the first failure it
+// stops and reports that record, so that Lambda retries from there.
 func (n *Notifier) HandleStream(ctx context.Context, ev events.DynamoDBEvent, idOf func(events.DynamoDBEventRecord) (string, bool)) events.DynamoDBEventResponse {
 	var resp events.DynamoDBEventResponse
 	for _, r := range ev.Records {

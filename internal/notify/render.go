@@ -7,7 +7,7 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// render returns the subject (email only) and text of m, with code for a
+// render returns the subject (email only) and text of m, with code in a
 // verification message.
 func render(m *userinfo.Message, code string) (subject, text string) {
 	at := m.At.UTC().Format("2006-01-02 15:04 UTC")
@@ -35,8 +35,7 @@ func render(m *userinfo.Message, code string) (subject, text string) {
 	}
 }
 
-// minutes says d, rounded to the minute, as a reader would: "15 minutes",
-// "1 minute".
+// minutes says d rounded to the minute: "15 minutes", "1 minute".
 func minutes(d time.Duration) string {
 	n := int(d.Round(time.Minute) / time.Minute)
 	if n == 1 {

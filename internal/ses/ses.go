@@ -1,5 +1,4 @@
-// Package ses sends email with Amazon SES (API v2). Only the notifier links
-// it: the API function never sends anything itself.
+// Package ses sends email with Amazon SES (API v2), for the notifier.
 package ses
 
 import (
@@ -17,15 +16,14 @@ type Sender struct {
 	from   string
 }
 
-// New returns a Sender that sends through client from the address from,
-// which SES must have verified (or whose domain it has verified).
+// New returns a Sender through client from from, an identity SES verified
+// (or in a domain it verified).
 func New(client *sesv2.Client, from string) *Sender {
 	return &Sender{client: client, from: from}
 }
 
-// SendEmail sends subject and text to to, as UTF-8 plain text. Its error
-// names the operation and SES's request id; SES's own message may quote an
-// address, so callers redact it before logging.
+// SendEmail sends subject and text to to as UTF-8 plain text. SES's error
+// may quote an address: redact it before logging.
 func (s *Sender) SendEmail(ctx context.Context, to, subject, text string) error {
 	_, err := s.client.SendEmail(ctx, &sesv2.SendEmailInput{
 		FromEmailAddress: aws.String(s.from),

@@ -1,5 +1,4 @@
-// Package sns sends text messages with Amazon SNS. Only the notifier links
-// it: the API function never sends anything itself.
+// Package sns sends text messages with Amazon SNS, for the notifier.
 package sns
 
 import (
@@ -17,16 +16,15 @@ type Sender struct {
 	senderID string
 }
 
-// New returns a Sender publishing through client; senderID, when not
-// empty, is the sender name shown where the destination country allows one.
+// New returns a Sender through client; senderID, if not empty, is the
+// sender name shown where the country allows one.
 func New(client *sns.Client, senderID string) *Sender {
 	return &Sender{client: client, senderID: senderID}
 }
 
-// SendSMS sends text to the E.164 number to, as a transactional message
-// (delivered before promotional ones, and to numbers that opted out of
-// marketing). Its error names the operation and SNS's request id; callers
-// redact it before logging all the same.
+// SendSMS sends text to the E.164 number to as a transactional message,
+// AWS's type for time-sensitive messages such as one-time passwords. Redact
+// its error before logging.
 func (s *Sender) SendSMS(ctx context.Context, to, text string) error {
 	attrs := map[string]types.MessageAttributeValue{
 		"AWS.SNS.SMS.SMSType": {DataType: aws.String("String"), StringValue: aws.String("Transactional")},

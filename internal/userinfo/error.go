@@ -6,8 +6,7 @@ import (
 	"time"
 )
 
-// Error codes. They say what went wrong in this domain's terms; the HTTP
-// package alone turns them into statuses.
+// Error codes; only the HTTP package maps them to statuses.
 const (
 	EINVALID      = "invalid"      // the request is malformed or breaks a rule of the reference
 	EUNAUTHORIZED = "unauthorized" // the caller could not be authenticated
@@ -71,8 +70,8 @@ func ErrorCode(err error) string {
 }
 
 // ErrorMessage returns the caller-safe message of the first *Error in err's
-// chain, or a generic message for any other error: an unknown error's text
-// may hold internals and is never shown.
+// chain, or a generic one: an EINTERNAL or unknown error's text may hold
+// internals.
 func ErrorMessage(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Code != EINTERNAL {
@@ -100,11 +99,9 @@ func ErrorField(err error) string {
 	return ""
 }
 
-// StaleError reports that a change was not applied because the user item no
-// longer matched the version it was computed from (or the transaction lost a
-// race with another one). Current is the user as DynamoDB returned it with
-// the failed condition, or nil when the store does not know it; the caller
-// recomputes from it instead of reading again.
+// StaleError reports a change not applied because the user moved on since
+// it was read, or the write lost a race. Current is the user as the store
+// returned it, or nil when unknown; the caller recomputes from it.
 type StaleError struct {
 	Current *User
 }

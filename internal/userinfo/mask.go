@@ -6,9 +6,8 @@ import (
 	"unicode/utf8"
 )
 
-// MaskEmail returns a form of an email address fit for logs and the audit
-// trail: "john@example.com" becomes "j***@e***.com". It never returns more
-// than the first character of each part and the top-level domain.
+// MaskEmail returns an email address for logs and the audit trail: the
+// first character of each part and the top-level domain, "j***@e***.com".
 func MaskEmail(email string) string {
 	local, domain, ok := strings.Cut(email, "@")
 	if !ok {
@@ -22,9 +21,8 @@ func MaskEmail(email string) string {
 	return firstRune(local) + "***@" + firstRune(domain) + "***" + tld
 }
 
-// MaskPhone returns a form of a mobile number fit for logs and the audit
-// trail: "18292010816" becomes "***0816". Short numbers show at most half of
-// their digits.
+// MaskPhone returns a mobile number for logs and the audit trail:
+// "***0816", at most the last four digits and half of them.
 func MaskPhone(phone string) string {
 	n := min(4, len(phone)/2)
 	return "***" + phone[len(phone)-n:]
@@ -39,22 +37,17 @@ func firstRune(s string) string {
 }
 
 var (
-	// tokenShaped matches a JWT (three base64url parts, the first one a
-	// JSON header's "eyJ"): a token, or a large part of one.
+	// tokenShaped matches a JWT, or the start of one.
 	tokenShaped = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*`)
-	// emailShaped matches anything that looks like an email address; it is
-	// broad on purpose, since over-masking a log line costs nothing.
+	// emailShaped is broad on purpose: over-masking a log line costs nothing.
 	emailShaped = regexp.MustCompile(`[^\s@"'<>()\[\]{},;:]+@[^\s@"'<>()\[\]{},;:]+`)
-	// digitRun matches 6 or more digits in a row: a mobile number, or
-	// part of one.
+	// digitRun matches a mobile number or part of one.
 	digitRun = regexp.MustCompile(`[0-9]{6,}`)
 )
 
-// Redact returns s with everything shaped like a token cut out and every
-// email address or mobile number masked as the audit trail masks them. It
-// is for text that goes to logs and was not written by this code (a
-// dependency's error, a panic value): this code's own messages never hold
-// such values.
+// Redact returns s with token-shaped text cut out and email addresses and
+// runs of six or more digits masked. It is for text from outside this code
+// (a dependency's error, a panic value) that goes to a log.
 func Redact(s string) string {
 	s = tokenShaped.ReplaceAllLiteralString(s, "[token]")
 	s = emailShaped.ReplaceAllStringFunc(s, MaskEmail)

@@ -23,11 +23,9 @@ const (
 	ChannelSMS   = "sms"
 )
 
-// Message is a notice or a verification code waiting to be delivered. The
-// store writes it in the same transaction as the change it is about (a
-// transactional outbox), and the notifier delivers it. It never holds a
-// code: the notifier makes the code, stores its hash with the pending
-// change, and sends it.
+// Message is a notice or a verification code to deliver, written in the
+// transaction of its change (an outbox). It holds no code: the notifier
+// makes one, stores its hash with the pending change, and sends it.
 type Message struct {
 	ID   string
 	Kind MessageKind
@@ -35,11 +33,11 @@ type Message struct {
 	To     string
 	UserID string
 	// PendingID names the pending change a code is for, and ExpiresAt when
-	// that change lapses (verification messages only): a code for a change
-	// since replaced is never sent.
+	// it lapses (codes only): the notifier drops a code for a change since
+	// replaced.
 	PendingID string
 	ExpiresAt time.Time
-	// Field is "email" or "mobile": the field a code or notice is about.
+	// Field is FieldEmail or FieldMobile.
 	Field string
 	// NewValue is the new value, masked, for notices.
 	NewValue  string

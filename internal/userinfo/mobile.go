@@ -18,26 +18,23 @@ const MaxPhoneDigits = 32
 type Mobile struct {
 	// AreaCode is the country calling code in its stored form, "+86".
 	AreaCode string
-	// Number is the digits as the caller sent them (a trunk prefix
-	// included): stored and shown.
+	// Number is the digits as sent, trunk prefix included: stored and shown.
 	Number string
-	// Key is the number in E.164 ("+447911123456"): national trunk prefixes
-	// dropped as libphonenumber drops them. Two numbers with one key are
-	// one number; it is what uniqueness and "already so" compare.
+	// Key is what uniqueness and "already so" compare: the number in E.164
+	// ("+447911123456"), trunk prefixes dropped as libphonenumber drops them.
 	Key string
 }
 
 // ParseMobile returns the mobile number areaCode + number. It returns an
 // EINVALID *Error naming "areacode" when areaCode is not a country calling
-// code, and naming "phone" when number is not 1 to MaxPhoneDigits ASCII
-// digits or cannot be a number of that country (libphonenumber's possible
-// number test).
+// code, and "phone" when number is not 1 to MaxPhoneDigits ASCII digits or
+// not a possible number of that country (libphonenumber's test).
 func ParseMobile(areaCode, number string) (Mobile, error) {
 	return parseMobile(areaCode, number, "areacode", "phone")
 }
 
-// parseMobile is ParseMobile with the names of the members the two parts
-// came from, so that an error names what the caller sent.
+// parseMobile is ParseMobile with the request fields the parts came from,
+// for its errors to name.
 func parseMobile(areaCode, number, areaField, numberField string) (Mobile, error) {
 	cc, ok := CanonicalAreaCode(areaCode)
 	if !ok {
@@ -68,9 +65,8 @@ func isDigits(s string) bool {
 	return true
 }
 
-// CanonicalAreaCode returns the canonical "+<code>" form of a country calling
-// code written as "0086", "+86" or "86", and false when s is not one that
-// libphonenumber knows.
+// CanonicalAreaCode returns the "+<code>" form of a country calling code
+// written "0086", "+86" or "86", and false for one libphonenumber lacks.
 func CanonicalAreaCode(s string) (string, bool) {
 	digits := s
 	switch {
@@ -85,8 +81,8 @@ func CanonicalAreaCode(s string) (string, bool) {
 	return "+" + digits, true
 }
 
-// plan is libphonenumber's metadata for one country calling code, as far as
-// mobileKey needs it; plans.go, generated, holds them all.
+// plan is the part of libphonenumber's metadata for one country calling
+// code that mobileKey needs; plans.go is generated.
 type plan struct {
 	code             uint16
 	prefixForParsing string // national_prefix_for_parsing, a regexp; "" for none
@@ -96,8 +92,7 @@ type plan struct {
 	localLengths     uint32 // bit n: n digits is possible for local dialling only
 }
 
-// planIndex returns the index in plans of the calling code written in
-// digits, or -1.
+// planIndex returns the index in plans of the calling code digits, or -1.
 func planIndex(digits string) int {
 	code, err := strconv.Atoi(digits)
 	if err != nil {
@@ -110,9 +105,8 @@ func planIndex(digits string) int {
 	return i
 }
 
-// planRegexps holds each plan's two regular expressions, compiled when a
-// number first needs them: compiling all of them at start-up would cost
-// every cold start for the few a process uses.
+// planRegexps holds each plan's regular expressions, compiled on first use:
+// a process needs few of them, and compiling all would slow cold starts.
 var planRegexps [len(plans)]struct {
 	once            sync.Once
 	prefix, general *regexp.Regexp
@@ -147,8 +141,7 @@ const (
 	invalidLength
 )
 
-// fit is libphonenumber's testNumberLength for n digits under p's general
-// description.
+// fit is libphonenumber's testNumberLength for n digits under p.
 func (p *plan) fit(n int) lengthFit {
 	has := func(m uint32) bool { return n < 32 && m&(1<<n) != 0 }
 	switch {
@@ -184,20 +177,19 @@ func highestBit(m uint32) int {
 	return -1
 }
 
-// mobileKey returns the E.164 form of the number written "+<code><digits>",
-// where plans[i] is the code's plan,
-// and whether it is a possible number: libphonenumber's Parse, then
-// IsPossibleNumber, then Format(E164), for exactly this kind of input (a
-// known calling code and ASCII digits). A test holds it to the library over
-// a large sample; keep each step in the library's order.
+// mobileKey returns the E.164 form of digits under plans[i], and whether it
+// is a possible number: libphonenumber's Parse, IsPossibleNumber and
+// Format(E164) for a known calling code and ASCII digits, step by step in
+// the library's order. TestMobileKeyMatchesLibphonenumber holds it to the
+// library.
 func mobileKey(i int, digits string) (string, bool) {
 	p := &plans[i]
 	national := digits
 	if len(national) < minNSN {
 		return "", false
 	}
-	// Parse: drop a national (trunk) prefix and carrier code, but only
-	// when what is left has a possible length.
+	// Parse: drop a trunk prefix and carrier code when what is left has a
+	// possible length.
 	if stripped := stripNationalPrefix(i, national); stripped != national {
 		switch p.fit(len(stripped)) {
 		case tooShort, possibleLocalOnly, invalidLength:
@@ -217,9 +209,10 @@ func mobileKey(i int, digits string) (string, bool) {
 	return "+" + strconv.Itoa(int(p.code)) + national, true
 }
 
-// stripNationalPrefix is libphonenumber's maybeStripNationalPrefixAndCarrierCode:
-// it returns number without its national prefix (or transformed by the
-// rule of plans[i]), or number itself when the prefix does not apply.
+// stripNationalPrefix is libphonenumber's
+// maybeStripNationalPrefixAndCarrierCode under plans[i]: number without its
+// national prefix, or transformed, or unchanged when the prefix does not
+// apply.
 func stripNationalPrefix(i int, number string) string {
 	prefix, general := regexps(i)
 	if prefix == nil {

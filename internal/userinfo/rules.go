@@ -1,12 +1,10 @@
 package userinfo
 
-// The rules a change must meet before it is written: the authorisation
-// step of the API's check order and the account's policy. The service
-// checks the user rules on the user as read (Authorize); the store's write
-// checks every rule again, as a DynamoDB condition on the user and account
-// as stored (internal/dynamo/conditions.go), so that a revocation, a
-// disabling or any write in between stops the change. A test there holds
-// each rule equal to its condition.
+// The rules a change must meet: the authorisation step of the check order
+// and the account's policy. Authorize checks the user rules on the user as
+// read; the store checks every rule again as a condition of its write
+// (internal/dynamo/conditions.go, held equal by TestRulesAreConditions), so
+// a revocation, a disabling or any write in between stops the change.
 
 // Rule names, shared with the store's conditions.
 const (
@@ -20,8 +18,7 @@ const (
 )
 
 // UserRule is a rule on the user a change is for. Check returns its error
-// when u, the user as stored, breaks it for a change by p computed from
-// read; at authorisation u is read.
+// when u, as stored, breaks it for a change by p computed from read.
 type UserRule struct {
 	Name  string
 	Check func(p Principal, read, u *User) error
@@ -66,17 +63,15 @@ func CheckUser(p Principal, read, u *User) error {
 	return nil
 }
 
-// Account is an account's (domain's) policy. An account without one, or
-// without one of its settings, lets users change both values at once:
-// the reference's behaviour.
+// Account is an account's (domain's) policy. A missing policy or setting
+// is DefaultAccount's: the reference's behaviour.
 type Account struct {
 	DomainID string
-	// ManageEmail and ManageMobile are the protect policy: whether users
-	// may change their own email address and mobile number.
+	// ManageEmail and ManageMobile (the protect policy) let users change
+	// their own email address and mobile number.
 	ManageEmail  bool
 	ManageMobile bool
-	// VerifyChanges asks for a changed value to be verified with a code
-	// before it is applied (verify_changes).
+	// VerifyChanges holds a changed value until a code verifies it.
 	VerifyChanges bool
 }
 
@@ -86,15 +81,15 @@ func DefaultAccount(domainID string) Account {
 }
 
 // AccountRule is a rule of the account's policy. Check returns its error
-// when a forbids c, which is a request for codes when requesting, else a
-// change applied (verified when c.Verified is not empty).
+// when a forbids c: a request for codes when requesting, else a change to
+// apply.
 type AccountRule struct {
 	Name  string
 	Check func(a Account, c Change, requesting bool) error
 }
 
-// AccountRules are the account's rules, in the order they are checked: a
-// forbidden change is refused before anything says whether it needs a code.
+// AccountRules are the account's rules, in order: a forbidden change is
+// refused before anything says whether it needs a code.
 var AccountRules = []AccountRule{
 	{RuleManageEmail, func(a Account, c Change, _ bool) error {
 		if c.Email != nil && !a.ManageEmail {
@@ -120,7 +115,7 @@ var AccountRules = []AccountRule{
 }
 
 // Check returns the error of the first of AccountRules that a breaks for
-// c (requesting: as a request for codes), or nil.
+// c, or nil.
 func (a Account) Check(c Change, requesting bool) error {
 	for _, r := range AccountRules {
 		if err := r.Check(a, c, requesting); err != nil {

@@ -7,14 +7,12 @@ import (
 	"time"
 )
 
-// MaxWriteAttempts is how many times UpdateContact writes one request's
-// change (Store.ApplyChange), recomputing it after each race lost to
-// another writer, before it answers ECONFLICT.
+// MaxWriteAttempts is how many times one request's change is written,
+// recomputed after each lost race, before ECONFLICT.
 const MaxWriteAttempts = 3
 
-// raceBackoff bounds the wait before a change is written again after a lost
-// race: a random delay up to raceBackoff << (attempt-2), so that writers
-// that collided do not collide again in step.
+// raceBackoff bounds the first random wait after a lost race (see jitter),
+// so that writers that collided do not collide again in step.
 const raceBackoff = 10 * time.Millisecond
 
 // Service implements the modify-user-info use case on top of a Store.
@@ -26,8 +24,8 @@ type Service struct {
 	sleep func(ctx context.Context, d time.Duration) error
 }
 
-// NewService returns a Service backed by store, using now as its clock (nil
-// means time.Now) and DefaultVerifyPolicy.
+// NewService returns a Service on store with clock now (nil: time.Now) and
+// DefaultVerifyPolicy.
 func NewService(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
@@ -52,11 +50,9 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Authorize decides whether p may modify the information of the user with
-// the given id, and returns that user as read. It returns EFORBIDDEN for
-// another user's token (before reading anything, so nothing about the
-// target leaks), ENOTFOUND when the user does not exist, and otherwise the
-// error of the first of UserRules the user breaks.
+// Authorize returns the user userID, as read, when p may modify it. It
+// returns EFORBIDDEN for another user's token without reading, so nothing
+// about the target leaks; ENOTFOUND; or the first of UserRules it breaks.
 func (s *Service) Authorize(ctx context.Context, p Principal, userID string) (*User, error) {
 	if p.UserID != userID {
 		return nil, Errorf(EFORBIDDEN, "You may only modify your own information.")
@@ -68,25 +64,19 @@ func (s *Service) Authorize(ctx context.Context, p Principal, userID string) (*U
 	return u, CheckUser(p, u, u)
 }
 
-// UpdateContact applies the validated update upd to user, as read by
-// Authorize. Values whose keys equal the stored ones change nothing, and a
-// request that changes nothing writes nothing. An applied change of the
-// email tells the old address (a message in the same transaction).
+// UpdateContact validates upd and applies it to user, as read by
+// Authorize. Values whose keys equal the stored ones are left out; an empty
+// change writes nothing. A changed email notifies the old address.
 //
-// In an account that verifies changes, nothing is applied: each changed
-// value becomes a pending change, a code goes to the new value and a
-// notice to the old email, and UpdateContact returns where the codes went
-// (Requested). It returns ETOOMANY when codes for a field were requested
-// too often.
+// In an account that verifies changes, each changed value becomes a pending
+// change instead, with a code to the new value and a notice to the old
+// email, and UpdateContact returns where the codes went; ETOOMANY when a
+// field's codes were requested too often.
 //
-// When another writer changed the user in between (or the write found the
-// token revoked, the user disabled or moved), the change is re-authorised
-// and recomputed from the user as it now is, after a short random wait, at
-// most MaxWriteAttempts writes in all, then ECONFLICT. An upd that fails
-// Validate is refused with its EINVALID error and writes nothing.
+// A write that finds the user changed is re-authorised and recomputed (see
+// retryStale).
 func (s *Service) UpdateContact(ctx context.Context, p Principal, user *User, upd Update, meta RequestMeta) ([]Requested, error) {
-	// This is the one place upd is validated (the HTTP handler only decodes
-	// the body), so every caller gets the same checks before any write.
+	// The one place upd is validated: the HTTP handler only decodes it.
 	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
@@ -105,9 +95,9 @@ func (s *Service) UpdateContact(ctx context.Context, p Principal, user *User, up
 	})
 }
 
-// retryStale runs write for user, and again for the user as it now is
-// after each *StaleError (re-authorised, after a short random wait), at
-// most MaxWriteAttempts times, then ECONFLICT.
+// retryStale runs write for user and, after each *StaleError, a random
+// wait and re-authorisation, again for the user as it now is: at most
+// MaxWriteAttempts times, then ECONFLICT.
 func (s *Service) retryStale(ctx context.Context, p Principal, user *User, write func(*User) ([]Requested, error)) ([]Requested, error) {
 	for attempt := 1; ; attempt++ {
 		out, err := write(user)
@@ -132,9 +122,8 @@ func (s *Service) retryStale(ctx context.Context, p Principal, user *User, write
 	}
 }
 
-// emailNotice returns the message of kind that tells the old email address
-// of c's user that it is being replaced, or none when the email does not
-// change or there is no old address.
+// emailNotice returns the message of kind to the old email address of c's
+// user when c changes it.
 func emailNotice(c Change, kind MessageKind) []Message {
 	if c.Email == nil || c.User.Email == "" {
 		return nil
@@ -145,7 +134,7 @@ func emailNotice(c Change, kind MessageKind) []Message {
 	}}
 }
 
-// requestChange stores c as pending changes with a code message each, and
+// requestChange stores c as pending changes, with a code message each and
 // a notice to the old email, and returns where the codes went.
 func (s *Service) requestChange(ctx context.Context, c Change) ([]Requested, error) {
 	r := ChangeRequest{User: c.User, Replaces: map[string]*Pending{}, Actor: c.Actor, Meta: c.Meta, At: c.At}
@@ -184,8 +173,8 @@ func (s *Service) requestChange(ctx context.Context, c Change) ([]Requested, err
 		r.Pendings, r.Replaces[f.field], r.Messages = append(r.Pendings, pd), old, append(r.Messages, m)
 		out = append(out, req)
 	}
-	// Told now, not only once verified: a stolen token cannot move the
-	// address away unheard.
+	// Told now, not once verified: a stolen token must not move the address
+	// away unheard.
 	r.Messages = append(r.Messages, emailNotice(c, MsgEmailChangeRequested)...)
 	if err := s.store.RequestChange(ctx, r); err != nil {
 		return nil, err
@@ -193,13 +182,11 @@ func (s *Service) requestChange(ctx context.Context, c Change) ([]Requested, err
 	return out, nil
 }
 
-// Verify applies the pending changes whose codes are in codes, validated
-// first, all together or none: a wrong code counts against its change (and
-// closes it after the last try) and answers EINVALID naming the field and
-// the tries left; a field with no open change, or whose code is not sent
-// yet, answers EINVALID. The right codes apply their values as verified, in
-// one transaction with their guards (ECONFLICT when another user verified
-// the value first), and tell the old email address.
+// Verify validates codes and applies their pending changes, all or none, as
+// verified, telling the old email address; ECONFLICT when another user took
+// a value first. A wrong code counts against its change (the last try
+// closes it); it, a field with no open change and a code not sent yet
+// answer EINVALID naming the field.
 func (s *Service) Verify(ctx context.Context, p Principal, user *User, codes Codes, meta RequestMeta) error {
 	if err := codes.Validate(); err != nil {
 		return err
@@ -251,14 +238,14 @@ func (s *Service) Verify(ctx context.Context, p Principal, user *User, codes Cod
 	return err
 }
 
-// jitter returns the wait before the write that follows the attempt-th
-// lost one: uniformly random below raceBackoff << (attempt-1).
+// jitter returns the wait after the attempt-th lost write: uniformly random
+// below raceBackoff << (attempt-1).
 func jitter(attempt int) time.Duration {
 	return rand.N(raceBackoff << (attempt - 1))
 }
 
-// diff returns the change that takes u to what the validated upd asks for;
-// values u already holds, compared by key, are left out.
+// diff returns the change from u to the validated upd, leaving out values
+// u holds (by key).
 func diff(u *User, upd *Update) Change {
 	c := Change{User: u}
 	if upd.email != nil && !holdsEmail(u, upd.email.Key) {
@@ -270,9 +257,8 @@ func diff(u *User, upd *Update) Change {
 	return c
 }
 
-// holdsEmail reports whether u's stored email has the key want under the
-// current rules. A held key of the current version answers at once; an
-// older one (a table not yet re-keyed) is recomputed from the stored value.
+// holdsEmail reports whether u's email has the current key want; a key of
+// an older version is recomputed from the stored value.
 func holdsEmail(u *User, want string) bool {
 	if u.EmailKey.Version == KeyVersion {
 		return u.EmailKey.Value == want

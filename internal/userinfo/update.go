@@ -2,11 +2,9 @@ package userinfo
 
 import "strings"
 
-// Update is the body of a modify-user-info request: the "user" object. A nil
-// field was not in the request.
+// Update is the "user" object of a request; a nil field was not sent.
 //
-// A mobile number comes in one of three published forms, all accepted and
-// all stored alike:
+// A mobile number comes in three published forms, stored alike:
 //   - phone + areacode: the API reference;
 //   - mobile "<areacode>-<digits>": Huawei's current page, its SDKs and its
 //     Terraform provider ("0086-12345678910");
@@ -17,15 +15,14 @@ type Update struct {
 	Phone    *string
 	Mobile   *string
 
-	// Set by a successful Validate: the values in canonical form.
+	// The values in canonical form, set by Validate.
 	email  *Email
 	mobile *Mobile
 }
 
 // Validate checks u against the API reference and returns an EINVALID *Error
-// naming the first field at fault, or nil. On success it keeps the values in
-// canonical form (ParseEmail, ParseMobile) for the change it leads to, so
-// canonicalisation runs once per request.
+// naming the first field at fault. On success it keeps the canonical values
+// for the change, so they are computed once per request.
 func (u *Update) Validate() error {
 	u.email, u.mobile = nil, nil
 	if u.Email == nil && u.Phone == nil && u.AreaCode == nil && u.Mobile == nil {
@@ -47,9 +44,9 @@ func (u *Update) Validate() error {
 	return nil
 }
 
-// parseMobile returns the mobile number in whichever form u carries it, nil
-// when it carries none, or the EINVALID error of a form that is incomplete,
-// ambiguous or invalid.
+// parseMobile returns the mobile number in whichever form u carries it (nil
+// for none), or the EINVALID error of an incomplete, ambiguous or invalid
+// form.
 func (u *Update) parseMobile() (*Mobile, error) {
 	var m Mobile
 	var err error

@@ -18,17 +18,15 @@ type User struct {
 	Phone         string
 	PhoneVerified bool
 
-	// EmailKey and PhoneKey are the uniqueness keys the stored user holds
-	// for its email and mobile number: zero for a value it has not, and
-	// possibly of an older KeyVersion until the table is re-keyed.
+	// EmailKey and PhoneKey are the stored uniqueness keys: zero without a
+	// value, of an older KeyVersion until the table is re-keyed.
 	EmailKey Key
 	PhoneKey Key
 
 	Enabled bool
-	// Version increases by one with every change; writes are conditional on it.
+	// Version goes up by one with every change; writes are conditional on it.
 	Version int64
-	// TokensRevokedAt is when the user's tokens were last revoked: a token
-	// issued before it is dead. Zero when never.
+	// TokensRevokedAt kills tokens issued before it; zero when never set.
 	TokensRevokedAt time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
@@ -47,7 +45,7 @@ type RequestMeta struct {
 	SourceIP  string
 }
 
-// Change is one computed modification of a user's contact details. A nil
+// Change is one computed modification of a user's contact details; a nil
 // field is left as it is.
 type Change struct {
 	// User is the user as read; the write is conditional on User.Version.
@@ -56,8 +54,7 @@ type Change struct {
 	Email  *Email
 	Mobile *Mobile
 	// Verified holds the pending changes whose codes came back: their
-	// values are the ones above, stored as verified, and each is closed.
-	// Empty for a change applied at once.
+	// values are stored as verified, and each is closed.
 	Verified []*Pending
 	// Messages are written with the change, for the notifier to send.
 	Messages []Message
@@ -72,8 +69,8 @@ func (c Change) Empty() bool {
 	return c.Email == nil && c.Mobile == nil
 }
 
-// Fields returns the names of the fields the change modifies, in a fixed
-// order: a mobile number changes areacode and phone together.
+// Fields returns the names of the fields the change modifies; a mobile
+// number is areacode and phone.
 func (c Change) Fields() []string {
 	var f []string
 	if c.Email != nil {
@@ -86,14 +83,12 @@ func (c Change) Fields() []string {
 }
 
 // KeyVersion is the version of the rules that make uniqueness keys
-// (Email.Key, Mobile.Key). Version 1 was the lower-cased email and the
-// country code followed by the digits as sent; V1EmailKey and V1MobileKey
-// still name those keys, so that tables written before can be re-keyed
-// (infra/cmd/rekey) and their guards released.
+// (Email.Key, Mobile.Key). V1EmailKey and V1MobileKey make version 1's, so
+// that older tables can be re-keyed (infra/cmd/rekey).
 const KeyVersion = 2
 
-// Key is a uniqueness key together with the version of the rules that made
-// it. The zero Key is no key (no value).
+// Key is a uniqueness key and the version of the rules that made it. The
+// zero Key is no key.
 type Key struct {
 	Version int
 	Value   string
@@ -109,12 +104,11 @@ func CurrentKey(value string) Key { return Key{Version: KeyVersion, Value: value
 func V1EmailKey(email string) Key { return Key{Version: 1, Value: strings.ToLower(email)} }
 
 // V1MobileKey returns the version 1 key of a mobile number: the stored
-// country code followed by the digits as sent.
+// country code and the digits as sent.
 func V1MobileKey(areaCode, phone string) Key { return Key{Version: 1, Value: areaCode + phone} }
 
-// SetKeys sets u's EmailKey and PhoneKey to the current keys of its email
-// and mobile number (zero for a value it has not). It returns the EINVALID
-// *Error of a value the current rules refuse.
+// SetKeys sets u's EmailKey and PhoneKey to the current keys of its
+// values. It returns the EINVALID *Error of a value the rules refuse.
 func (u *User) SetKeys() error {
 	u.EmailKey, u.PhoneKey = Key{}, Key{}
 	if u.Email != "" {
@@ -134,29 +128,28 @@ func (u *User) SetKeys() error {
 	return nil
 }
 
-// Store keeps users. Implementations classify every failure as an *Error
-// (EUNAVAILABLE for throttling and unreachability) or return *StaleError.
+// Store keeps users. Its errors are *Error (EUNAVAILABLE for throttling and
+// unreachability), *StaleError, or internal.
 type Store interface {
 	// GetUser returns the user with a strongly consistent read, or an
-	// ENOTFOUND *Error when there is none.
+	// ENOTFOUND *Error.
 	GetUser(ctx context.Context, id string) (*User, error)
 	// ApplyChange writes c atomically, conditional on UserRules and
-	// AccountRules as stored: the user update, uniqueness guards for new
-	// values, release of old ones, the closing of c.Verified, the messages
-	// and an audit record. It returns *StaleError when the user (or a
-	// pending change) moved on, ECONFLICT when a value is taken by another
-	// user, and the error of the account rule the change breaks.
+	// AccountRules as stored: the user, uniqueness guards claimed and
+	// released, c.Verified closed, the messages and an audit record. It
+	// returns *StaleError when the user or a pending change moved on,
+	// ECONFLICT when another user holds a value, and the error of the
+	// account rule c breaks.
 	ApplyChange(ctx context.Context, c Change) error
-	// GetPending returns the user's last pending change of field (open or
-	// not: its sends count), or nil when there is none.
+	// GetPending returns the user's last pending change of field, open or
+	// not (its sends count), or nil.
 	GetPending(ctx context.Context, userID, field string) (*Pending, error)
-	// RequestChange writes r atomically: each pending change (replacing
-	// the one read), and the messages. It returns *StaleError when the
-	// user or a pending change moved on, or the account stopped verifying
-	// changes; ECONFLICT when another user holds a value; EFORBIDDEN when
-	// the account forbids the change.
+	// RequestChange writes r's pending changes and messages atomically. It
+	// returns *StaleError when the user or a pending change moved on or the
+	// account stopped verifying changes, ECONFLICT when another user holds
+	// a value, EFORBIDDEN when the account forbids the change.
 	RequestChange(ctx context.Context, r ChangeRequest) error
-	// WrongCode counts a wrong code against p and returns the tries left;
-	// 0 closes p. It returns *StaleError when p was replaced meanwhile.
+	// WrongCode counts a wrong code against p and returns the tries left
+	// (0 closes p), or *StaleError when p was replaced meanwhile.
 	WrongCode(ctx context.Context, p *Pending) (int, error)
 }

@@ -13,14 +13,13 @@ const (
 	FieldMobile = "mobile"
 )
 
-// VerifyPolicy says how verification of a changed email or mobile number
-// works in an account that asks for it (Account.VerifyChanges).
+// VerifyPolicy is how accounts with Account.VerifyChanges verify a change.
 type VerifyPolicy struct {
 	// CodeTTL is how long a requested change waits for its code.
 	CodeTTL time.Duration
 	// MaxTries is how many wrong codes a requested change survives.
 	MaxTries int
-	// SendsPerHour bounds the codes sent for one user and field in an hour.
+	// SendsPerHour bounds the codes requested for one user and field an hour.
 	SendsPerHour int
 }
 
@@ -31,24 +30,23 @@ var DefaultVerifyPolicy = VerifyPolicy{CodeTTL: 15 * time.Minute, MaxTries: 5, S
 const sendWindow = time.Hour
 
 // Pending is a change of one field waiting for its code: the new value
-// stays out of the user and claims nothing until the code comes back.
+// stays out of the user, and claims no guard, until then.
 type Pending struct {
 	UserID string
 	Field  string // FieldEmail or FieldMobile
-	// ID names this request for a change; a newer request replaces it,
-	// and the code sent for the old one no longer works.
+	// ID names the request; a newer one replaces it, and the old code
+	// stops working.
 	ID     string
 	Email  *Email  // the new value when Field is FieldEmail
 	Mobile *Mobile // the new value when Field is FieldMobile
 	// ValidUntil is when the change lapses.
 	ValidUntil time.Time
-	// TriesLeft is how many wrong codes it still survives; 0 once it has
-	// been verified or has run out.
+	// TriesLeft is how many wrong codes it still survives; 0 once verified
+	// or run out.
 	TriesLeft int
 	// CodeHash and CodeSalt are the notifier's, once it has sent the code.
 	CodeHash, CodeSalt string
-	// Sends counts the codes requested for this user and field since
-	// WindowStart (SendsPerHour).
+	// Sends counts the codes requested since WindowStart (SendsPerHour).
 	Sends       int
 	WindowStart time.Time
 	RequestID   string
@@ -60,8 +58,8 @@ func (p *Pending) Open(now time.Time) bool {
 	return p != nil && p.TriesLeft > 0 && now.Before(p.ValidUntil)
 }
 
-// Keep returns until when the pending item must stay stored: while it can
-// be verified, and while its sends count against the limit.
+// Keep returns until when p must stay stored: while it can be verified or
+// its sends count against the limit.
 func (p *Pending) Keep() time.Time {
 	if end := p.WindowStart.Add(sendWindow); end.After(p.ValidUntil) {
 		return end
@@ -69,9 +67,8 @@ func (p *Pending) Keep() time.Time {
 	return p.ValidUntil
 }
 
-// nextSends returns the send count and window of a new request at now,
-// given the pending change it replaces (nil when there is none), or an
-// ETOOMANY *Error with when to try again once policy's limit is reached.
+// nextSends returns the send count and window of a request at now that
+// replaces old (or nil), or ETOOMANY with RetryAfter at policy's limit.
 func (policy VerifyPolicy) nextSends(old *Pending, field string, now time.Time) (int, time.Time, error) {
 	if old == nil || !now.Before(old.WindowStart.Add(sendWindow)) {
 		return 1, now, nil
@@ -98,12 +95,11 @@ type Requested struct {
 	ExpiresAt time.Time
 }
 
-// Codes are the verification codes a caller sends back, by field; a field
-// without a code is absent.
+// Codes are the verification codes a caller sends back, by field.
 type Codes map[string]string
 
 // Validate returns an EINVALID *Error naming the first code that is not
-// CodeDigits digits, or the body when there is none at all.
+// CodeDigits digits, or "verification" when there is none.
 func (c Codes) Validate() error {
 	if len(c) == 0 {
 		return FieldError("verification", "verification must contain email_code, mobile_code or both")
@@ -120,16 +116,13 @@ func (c Codes) Validate() error {
 	return nil
 }
 
-// ErrVerificationRequired is returned by Store.ApplyChange for a change the
-// user's account wants verified first (Account.VerifyChanges): the change
-// must be requested (Store.RequestChange) instead.
+// ErrVerificationRequired is Store.ApplyChange's error for an account that
+// verifies changes: the change must go through Store.RequestChange.
 var ErrVerificationRequired = errors.New("userinfo: the account verifies changes of contact values")
 
-// ChangeRequest is a request to change values of an account that verifies
-// changes: pending changes to store (each replacing the one read before,
-// Replaces[field], nil when there was none) and messages to send, checked
-// against the user as read (the same re-checks as a change) and against
-// the values other users hold.
+// ChangeRequest is a change in an account that verifies changes: pending
+// changes to store, each replacing Replaces[field] (nil for none), and
+// messages to send. The store checks it as it checks a Change.
 type ChangeRequest struct {
 	User     *User
 	Pendings []*Pending
@@ -140,8 +133,7 @@ type ChangeRequest struct {
 	At       time.Time
 }
 
-// newID returns 16 random hex characters, from crypto/rand: an id that can
-// be guessed could be raced.
+// newID returns 16 random hex characters: a guessable id could be raced.
 func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails: since Go 1.24 crypto/rand crashes the program instead

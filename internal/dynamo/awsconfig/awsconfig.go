@@ -1,8 +1,6 @@
-// Package awsconfig builds the API's DynamoDB client from the AWS
-// configuration (environment, shared files, the Lambda role), with the
-// client settings of internal/dynamo. It is the one place that imports the
-// SDK's configuration code, so that what does not need it (the local
-// server, which talks to DynamoDB Local only) does not compile it.
+// Package awsconfig builds the DynamoDB client from the AWS configuration
+// with internal/dynamo's client settings. It alone imports the SDK's
+// configuration code, which the local server does not need.
 package awsconfig
 
 import (
@@ -17,22 +15,17 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 )
 
-// WithMaxAttempts returns a NewClient option that makes the retryer try each
-// call at most n times (1 means no retry), keeping the bounded back-off.
-// Tests use it to cut the time spent on injected faults.
+// WithMaxAttempts returns a NewClient option of at most n tries a call (1:
+// no retry), with the bounded back-off.
 func WithMaxAttempts(n int) func(*config.LoadOptions) error {
 	return config.WithRetryer(func() aws.Retryer { return dynamo.NewRetryer(n) })
 }
 
-// NewClient returns a DynamoDB client built from the default AWS
-// configuration with the bounded retryer and the shared HTTP client of
-// internal/dynamo; opts are applied after those defaults, so they may
-// replace them. Build it once, at init: it is safe for concurrent use. When
-// AWS_ENDPOINT_URL_DYNAMODB is set the SDK sends requests there, and
-// response checksum validation is turned off because DynamoDB Local omits
-// x-amz-crc32 on 4xx answers (aws-sdk-go-v2#3545); empty, the SDK uses the
-// regional endpoint. It returns an error when the configuration cannot be
-// loaded.
+// NewClient returns a DynamoDB client from the default AWS configuration
+// with internal/dynamo's retryer and HTTP client; opts come after, and may
+// replace them. Build it once. With AWS_ENDPOINT_URL_DYNAMODB set, response
+// checksums are not validated: DynamoDB Local omits x-amz-crc32 on 4xx
+// answers (aws-sdk-go-v2#3545).
 func NewClient(ctx context.Context, opts ...func(*config.LoadOptions) error) (*dynamodb.Client, error) {
 	all := append([]func(*config.LoadOptions) error{
 		config.WithHTTPClient(dynamo.HTTPClient()),
