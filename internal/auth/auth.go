@@ -32,8 +32,9 @@ const (
 	// jwksFetchTimeout bounds every JWKS fetch: a hanging issuer must not
 	// hold the requests waiting for it for long.
 	jwksFetchTimeout = 5 * time.Second
-	// jwksRefreshMax is the longest time between two JWKS fetches, so a
-	// withdrawn key keeps verifying at most this long plus one fetch.
+	// jwksRefreshMax is the longest time between two JWKS fetches: with one
+	// fetch, a withdrawn key verifies for at most 5 minutes
+	// (TestRefreshSchedule).
 	jwksRefreshMax = 4 * time.Minute
 	// jwksRefreshMin is the shortest, also after a failed fetch: no answer
 	// of the issuer's makes us hammer it.
