@@ -42,12 +42,11 @@ func decodeUpdate(w http.ResponseWriter, r *http.Request) (userinfo.Update, erro
 	if req.User == nil {
 		return userinfo.Update{}, userinfo.FieldError("user", "user is required and must be an object")
 	}
-	values := new([4]string)
 	return userinfo.Update{
-		Email:    req.User.Email.ptr(&values[0]),
-		AreaCode: req.User.AreaCode.ptr(&values[1]),
-		Phone:    req.User.Phone.ptr(&values[2]),
-		Mobile:   req.User.Mobile.ptr(&values[3]),
+		Email:    req.User.Email.ptr(),
+		AreaCode: req.User.AreaCode.ptr(),
+		Phone:    req.User.Phone.ptr(),
+		Mobile:   req.User.Mobile.ptr(),
 	}, nil
 }
 
@@ -136,19 +135,6 @@ func tooLarge() error {
 	return userinfo.Errorf(eTooLarge, "The request body must not exceed %d bytes.", MaxBodyBytes)
 }
 
-// commonContentTypes are the spellings clients send, each of which the
-// checks below accept: they skip mime.ParseMediaType and its map. Any other
-// spelling is parsed and judged in full.
-var commonContentTypes = map[string]bool{
-	"application/json":                true,
-	"application/json;charset=utf8":   true,
-	"application/json; charset=utf8":  true,
-	"application/json;charset=utf-8":  true,
-	"application/json; charset=utf-8": true,
-	"application/json;charset=UTF-8":  true,
-	"application/json; charset=UTF-8": true,
-}
-
 // checkContentType returns EINVALID unless h has exactly one Content-Type,
 // application/json with at most a charset parameter naming UTF-8. The
 // reference asks for "application/json;charset=utf8", which names no
@@ -159,15 +145,7 @@ func checkContentType(h http.Header) error {
 	if len(values) != 1 {
 		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}
-	if commonContentTypes[values[0]] {
-		return nil
-	}
-	return checkMediaType(values[0])
-}
-
-// checkMediaType is checkContentType for the one Content-Type value v.
-func checkMediaType(v string) error {
-	mediaType, params, err := mime.ParseMediaType(v)
+	mediaType, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mediaType != "application/json" {
 		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}

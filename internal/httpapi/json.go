@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
@@ -50,8 +49,7 @@ func decode(body *bytes.Buffer, v any) error {
 	if !utf8.Valid(body.Bytes()) {
 		return bodyError("The request body must be UTF-8.")
 	}
-	dec := getDecoder(body)
-	defer putDecoder(dec)
+	dec := jsontext.NewDecoder(body)
 	if dec.PeekKind() != '{' {
 		return bodyError("The request body must be a JSON object.")
 	}
@@ -62,29 +60,6 @@ func decode(body *bytes.Buffer, v any) error {
 		return bodyError("The request body must hold one JSON object and nothing after it.")
 	}
 	return nil
-}
-
-// decoders are reused across requests: a fresh Decoder costs an
-// allocation for itself and more for its nesting stacks, which Reset keeps.
-var decoders sync.Pool
-
-// noInput is what a pooled Decoder reads between requests, so that it holds
-// on to no request's body.
-var noInput = new(bytes.Buffer)
-
-// getDecoder returns a Decoder reading body with the default options, as
-// jsontext.NewDecoder(body) does.
-func getDecoder(body *bytes.Buffer) *jsontext.Decoder {
-	if dec, ok := decoders.Get().(*jsontext.Decoder); ok {
-		dec.Reset(body)
-		return dec
-	}
-	return jsontext.NewDecoder(body)
-}
-
-func putDecoder(dec *jsontext.Decoder) {
-	dec.Reset(noInput)
-	decoders.Put(dec)
 }
 
 // errNotString is returned by jsonString for any JSON value but a string.
@@ -113,14 +88,12 @@ func (s *jsonString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
-// ptr returns the value, copied to *to, or nil when the member was absent.
-// The caller provides to so the members share one allocation.
-func (s *jsonString) ptr(to *string) *string {
+// ptr returns the value, or nil when the member was absent.
+func (s *jsonString) ptr() *string {
 	if !s.set {
 		return nil
 	}
-	*to = s.value
-	return to
+	return &s.value
 }
 
 // decodeError turns an error of the JSON decoder into an EINVALID error.

@@ -22,16 +22,14 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 		level = slog.LevelError
 	}
 	userID := userinfo.Truncate(ex.userID, maxLoggedUserID)
-	// On the stack: slog copies the attributes into its Record.
-	var buf [9]slog.Attr
-	attrs := append(buf[:0],
+	attrs := []slog.Attr{
 		slog.String("request_id", ex.requestID),
 		slog.String("method", method),
 		slog.String("route", ex.route),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency)/float64(time.Millisecond)),
 		slog.String("user_id", userID),
-	)
+	}
 	if ex.iamCode != "" {
 		attrs = append(attrs, slog.String("error_code", ex.iamCode))
 	}

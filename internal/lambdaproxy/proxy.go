@@ -286,9 +286,6 @@ func merge(multi map[string][]string, single map[string]string, canon func(strin
 	if len(multi) == 0 {
 		return nil
 	}
-	if within(single, multi) {
-		return multi
-	}
 	have := make(map[string]bool, len(multi))
 	for k := range multi {
 		have[canon(k)] = true
@@ -299,18 +296,6 @@ func merge(multi map[string][]string, single map[string]string, canon func(strin
 		}
 	}
 	return multi
-}
-
-// within reports whether every key of single is a key of multi as it is.
-// Then merge adds nothing, and API Gateway's events, whose two maps have
-// the same keys, skip building the set of canonical keys.
-func within(single map[string]string, multi map[string][]string) bool {
-	for k := range single {
-		if _, ok := multi[k]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // normaliseV2 removes a named stage from the path. An HTTP API stage other
