@@ -35,9 +35,8 @@ type exchange struct {
 
 type exchangeKey struct{}
 
-// exchangeFrom returns the request's exchange. Outside observe (which
-// always sets one) it returns a fresh one, so a handler never dereferences
-// nil.
+// exchangeFrom returns the request's exchange, or a fresh one outside
+// observe.
 func exchangeFrom(ctx context.Context) *exchange {
 	if ex, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
 		return ex
@@ -69,11 +68,10 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe wraps every request, matched or not: it assigns the request id,
-// bounds the request's time, sets the headers every response carries,
-// turns a panic into a 500, makes sure a status is always written (with
-// none, the Lambda adapter answers 504 and logs an error), and writes the
-// one log line.
+// observe wraps every request: it assigns the request id, bounds the
+// request's time, sets the headers every response carries, turns a panic
+// or a missing status into a 500 (the Lambda adapter would answer 504),
+// and writes the one log line.
 func observe(logger *slog.Logger, cfg Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -117,11 +115,9 @@ func observe(logger *slog.Logger, cfg Config, next http.Handler) http.Handler {
 }
 
 // newExchange returns the exchange of r. Under Lambda the request id and
-// source IP come from API Gateway's request context (REST API v1 or HTTP
-// API v2), so the id in our log and audit trail is the one in API
-// Gateway's. The source IP is never read from X-Forwarded-For, which the
-// client can write: API Gateway's is the address it saw, and a local
-// server's is the peer's.
+// source IP are API Gateway's, so our log and audit trail match its; else
+// the id is new and the IP the peer's. X-Forwarded-For is never read: the
+// client writes it.
 func newExchange(r *http.Request) *exchange {
 	ex := &exchange{}
 	if gw, ok := core.GetAPIGatewayContextFromContext(r.Context()); ok {
