@@ -87,7 +87,7 @@ func decodeCodes(w http.ResponseWriter, r *http.Request) (userinfo.Codes, error)
 // readBody returns the request body after checking its declared length
 // and Content-Type. It never reads more than MaxBodyBytes+1 bytes.
 func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
-	// A lying or absent length (chunked) is caught by MaxBytesReader.
+	// The declared length; a lying or absent one (chunked) is caught below.
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
 	}
