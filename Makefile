@@ -255,7 +255,7 @@ e2ebench: deps ## API vs bare SDK throughput and latency: make e2ebench [E2E_REQ
 # would spend the whole FUZZTIME shrinking instead of searching.
 FUZZTIME ?= 20s
 FUZZ_TARGETS := FuzzDecodeUpdate:./internal/httpapi FuzzHandler:./internal/httpapi \
-	FuzzEvent:./internal/lambdaproxy FuzzInvoke:./internal/lambdaproxy \
+	FuzzEvent:./internal/lambdaproxy FuzzInvoke:./internal/lambdaproxy FuzzRestEventDecode:./internal/lambdaproxy \
 	FuzzSameKeyRefused:./internal/app FuzzMobileKey:./internal/userinfo
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME: make fuzz [FUZZTIME=20s]

@@ -31,13 +31,3 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
-
-// TestCommonContentTypes checks that every spelling checkContentType
-// accepts without parsing is one the full check accepts too.
-func TestCommonContentTypes(t *testing.T) {
-	for ct := range commonContentTypes {
-		if err := checkMediaType(ct); err != nil {
-			t.Errorf("%q: %v", ct, err)
-		}
-	}
-}

@@ -10,15 +10,14 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// putUserInfoRequest is the body of the PUT request. A nil User means the
-// member was missing or null; both are rejected.
+// putUserInfoRequest is the body of the PUT request. A nil User (missing
+// or null) is rejected.
 type putUserInfoRequest struct {
 	User *userMembers `json:"user"`
 }
 
-// userMembers is the "user" object. Only these four members exist (mobile
-// is the form Huawei's SDKs send; userinfo.Update lists the forms); decoding
-// rejects any other, and any value but a string.
+// userMembers is the "user" object (mobile is the form Huawei's SDKs send).
+// Decoding rejects any other member, and any value but a string.
 type userMembers struct {
 	Email    jsonString `json:"email"`
 	AreaCode jsonString `json:"areacode"`
@@ -26,10 +25,10 @@ type userMembers struct {
 	Mobile   jsonString `json:"mobile"`
 }
 
-// decodeUpdate reads, checks and decodes the request body into an Update.
-// It returns eTooLarge for a body over MaxBodyBytes, and EINVALID for a
-// wrong Content-Type or a body that is not exactly the contract's shape.
-// It does not validate the values: Update.Validate does, in the domain.
+// decodeUpdate reads and decodes the request body into an Update. It
+// returns ETOOLARGE for a body over MaxBodyBytes, and EINVALID for a wrong
+// Content-Type or a body not of the contract's shape. Update.Validate
+// judges the values.
 func decodeUpdate(w http.ResponseWriter, r *http.Request) (userinfo.Update, error) {
 	body, err := readBody(w, r)
 	if err != nil {
@@ -42,12 +41,11 @@ func decodeUpdate(w http.ResponseWriter, r *http.Request) (userinfo.Update, erro
 	if req.User == nil {
 		return userinfo.Update{}, userinfo.FieldError("user", "user is required and must be an object")
 	}
-	values := new([4]string)
 	return userinfo.Update{
-		Email:    req.User.Email.ptr(&values[0]),
-		AreaCode: req.User.AreaCode.ptr(&values[1]),
-		Phone:    req.User.Phone.ptr(&values[2]),
-		Mobile:   req.User.Mobile.ptr(&values[3]),
+		Email:    req.User.Email.ptr(),
+		AreaCode: req.User.AreaCode.ptr(),
+		Phone:    req.User.Phone.ptr(),
+		Mobile:   req.User.Mobile.ptr(),
 	}, nil
 }
 
@@ -62,8 +60,8 @@ type codeMembers struct {
 	MobileCode jsonString `json:"mobile_code"`
 }
 
-// decodeCodes reads and decodes the verification body as decodeUpdate
-// does the PUT body. It does not check the codes: Codes.Validate does.
+// decodeCodes is decodeUpdate for the verification body; Codes.Validate
+// judges the codes.
 func decodeCodes(w http.ResponseWriter, r *http.Request) (userinfo.Codes, error) {
 	body, err := readBody(w, r)
 	if err != nil {
@@ -89,8 +87,7 @@ func decodeCodes(w http.ResponseWriter, r *http.Request) (userinfo.Codes, error)
 // readBody returns the request body after checking its declared length
 // and Content-Type. It never reads more than MaxBodyBytes+1 bytes.
 func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
-	// A declared length over the limit is refused before reading a byte.
-	// A lying or absent one (chunked) is caught by MaxBytesReader below.
+	// The declared length; a lying or absent one (chunked) is caught below.
 	if r.ContentLength > MaxBodyBytes {
 		return nil, tooLarge()
 	}
@@ -104,12 +101,9 @@ func readBody(w http.ResponseWriter, r *http.Request) (*bytes.Buffer, error) {
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
 	}
-	// A *bytes.Buffer lets the JSON decoder parse in place, without a copy.
 	// MaxBytesReader gets net/http's own writer, not the middleware's
-	// wrapper: only through it can it make the server answer at once and
-	// close the connection, rather than first read up to 256 KiB more of
-	// the body to keep the connection (never answering a client that
-	// stalls). The Lambda adapter's writer has no such hook either way.
+	// wrapper: only through it can it make the server close the connection
+	// at once instead of reading up to 256 KiB more of the body.
 	_, err := buf.ReadFrom(http.MaxBytesReader(innermost(w), r.Body, MaxBodyBytes))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -133,41 +127,19 @@ func innermost(w http.ResponseWriter) http.ResponseWriter {
 }
 
 func tooLarge() error {
-	return userinfo.Errorf(eTooLarge, "The request body must not exceed %d bytes.", MaxBodyBytes)
-}
-
-// commonContentTypes are the spellings clients send, each of which the
-// checks below accept: they skip mime.ParseMediaType and its map. Any other
-// spelling is parsed and judged in full.
-var commonContentTypes = map[string]bool{
-	"application/json":                true,
-	"application/json;charset=utf8":   true,
-	"application/json; charset=utf8":  true,
-	"application/json;charset=utf-8":  true,
-	"application/json; charset=utf-8": true,
-	"application/json;charset=UTF-8":  true,
-	"application/json; charset=UTF-8": true,
+	return userinfo.Errorf(ETOOLARGE, "The request body must not exceed %d bytes.", MaxBodyBytes)
 }
 
 // checkContentType returns EINVALID unless h has exactly one Content-Type,
-// application/json with at most a charset parameter naming UTF-8. The
-// reference asks for "application/json;charset=utf8", which names no
-// registered charset, so both spellings are accepted, in any case. Any other
-// charset is refused rather than ignored: the body would be misread.
+// application/json with at most a charset naming UTF-8, as utf-8 or as the
+// reference's unregistered utf8, in any case. Another charset is refused:
+// the body would be misread.
 func checkContentType(h http.Header) error {
 	values := h.Values("Content-Type")
 	if len(values) != 1 {
 		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}
-	if commonContentTypes[values[0]] {
-		return nil
-	}
-	return checkMediaType(values[0])
-}
-
-// checkMediaType is checkContentType for the one Content-Type value v.
-func checkMediaType(v string) error {
-	mediaType, params, err := mime.ParseMediaType(v)
+	mediaType, params, err := mime.ParseMediaType(values[0])
 	if err != nil || mediaType != "application/json" {
 		return userinfo.Errorf(userinfo.EINVALID, msgNotJSON)
 	}

@@ -10,24 +10,22 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// Error codes for conditions only the HTTP edge knows of. They travel as
-// *userinfo.Error like the domain's, so one table maps them all.
+// Error codes of conditions only the HTTP edge meets, beside userinfo's.
+// They travel as *userinfo.Error, so one table maps them all.
 const (
-	eMethodNotAllowed = "method_not_allowed"
-	eTooLarge         = "too_large"
+	EMETHOD   = "method_not_allowed" // the path exists, the method does not
+	ETOOLARGE = "too_large"          // the body is over MaxBodyBytes
 )
 
 // iamInvalidField is the IAM code of an EINVALID error that names a field;
-// an invalid body as a whole (not JSON, wrong content type) keeps the
-// table's IAM.0011.
+// other EINVALID errors keep the table's IAM.0011.
 const iamInvalidField = "IAM.0073"
 
 // errorKind is how one error code is answered.
 type errorKind struct {
 	status  int
 	iamCode string
-	// message is shown when the error carries no caller-safe message of
-	// its own for this code (a plain error classified here, say).
+	// message is shown when the error has no caller-safe message of its own.
 	message string
 }
 
@@ -47,17 +45,16 @@ var errorKinds = map[string]errorKind{
 	userinfo.EUNAUTHORIZED: {http.StatusUnauthorized, "IAM.0001", msgUnauthorized},
 	userinfo.EFORBIDDEN:    {http.StatusForbidden, "IAM.0002", "Access denied."},
 	userinfo.ENOTFOUND:     {http.StatusNotFound, "IAM.0004", msgNotFound},
-	eMethodNotAllowed:      {http.StatusMethodNotAllowed, "IAM.0013", "The method is not allowed for this resource."},
+	EMETHOD:                {http.StatusMethodNotAllowed, "IAM.0013", "The method is not allowed for this resource."},
 	userinfo.ECONFLICT:     {http.StatusConflict, "IAM.0005", "The request conflicts with the current state of the user."},
-	eTooLarge:              {http.StatusRequestEntityTooLarge, "IAM.0012", "The request body is too large."},
+	ETOOLARGE:              {http.StatusRequestEntityTooLarge, "IAM.0012", "The request body is too large."},
 	userinfo.EINTERNAL:     {http.StatusInternalServerError, "IAM.0006", msgInternal},
 	userinfo.EUNAVAILABLE:  {http.StatusServiceUnavailable, "IAM.0007", "The service is temporarily unavailable; retry the request."},
 	userinfo.ETOOMANY:      {http.StatusTooManyRequests, "IAM.0014", "Too many requests; retry later."},
 }
 
-// RetryAfterSeconds is the Retry-After of every 503: each one is transient
-// (throttling, a slow dependency, a deadline), and one second is long
-// enough for a retry to find capacity.
+// RetryAfterSeconds is the Retry-After of every 503: each is transient
+// (throttling, a slow dependency, a deadline).
 const RetryAfterSeconds = 1
 
 // ErrorAnswer is how the API answers one kind of error.
@@ -79,9 +76,8 @@ func ErrorAnswers() map[int]ErrorAnswer {
 	return out
 }
 
-// errorCode returns the code err is answered with. A context error that
-// reached us unclassified means the request ran out of time or the caller
-// left: that is shedding load (503), not a bug (500).
+// errorCode returns the code err is answered with. An unclassified context
+// error means the request ran out of time or the caller left: 503, not 500.
 func errorCode(err error) string {
 	code := userinfo.ErrorCode(err)
 	if code == userinfo.EINTERNAL && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
@@ -101,8 +97,8 @@ type errorBody struct {
 }
 
 // respondError writes err as an error response and records it for the log
-// line. Only an *userinfo.Error's message reaches the caller, and only for
-// the code it was raised with; any other error's text stays in the log.
+// line. Only a *userinfo.Error's message reaches the caller, and only under
+// the code it was raised with; any other text stays in the log.
 func respondError(w http.ResponseWriter, r *http.Request, err error) {
 	code := errorCode(err)
 	kind := errorKinds[code]

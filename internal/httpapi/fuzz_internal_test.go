@@ -61,7 +61,7 @@ func FuzzDecodeUpdate(f *testing.F) {
 func checkDecodeError(t *testing.T, err error, body []byte, declared int64) {
 	t.Helper()
 	switch code := userinfo.ErrorCode(err); code {
-	case userinfo.EINVALID, eTooLarge:
+	case userinfo.EINVALID, ETOOLARGE:
 	default:
 		t.Fatalf("decode error code %q (would answer %d): %v", code, errorKinds[errorCode(err)].status, err)
 	}
@@ -70,7 +70,7 @@ func checkDecodeError(t *testing.T, err error, body []byte, declared int64) {
 	if len(msg) > 2*maxNameLen+80 || strings.ContainsAny(msg, "@\"") {
 		t.Fatalf("error message %q may quote the body", msg)
 	}
-	if len(body) <= MaxBodyBytes && declared <= MaxBodyBytes && userinfo.ErrorCode(err) == eTooLarge {
+	if len(body) <= MaxBodyBytes && declared <= MaxBodyBytes && userinfo.ErrorCode(err) == ETOOLARGE {
 		t.Fatalf("a %d-byte body declared as %d was refused as too large", len(body), declared)
 	}
 }

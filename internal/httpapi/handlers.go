@@ -13,16 +13,13 @@ import (
 // tokenHeader carries the caller's token, as the reference specifies.
 const tokenHeader = "X-Auth-Token"
 
-// handlePutUserInfo modifies the caller's email and/or mobile number.
+// handlePutUserInfo changes the caller's email and/or mobile number: 204,
+// or 202 with where the codes went (pendingBody) in an account that
+// verifies changes.
 //
-// The order of the checks is part of the contract: the token is verified
-// and the caller authorised (which reads the user) before the body is
-// read at all, so an unauthenticated or unauthorised caller cannot make the
-// function read, buffer or parse up to MaxBodyBytes, and learns nothing
-// from how its body would have been judged.
-//
-// In an account that verifies changes it answers 202 with where the codes
-// went (pendingBody) instead of 204.
+// The token and the caller are checked before the body, so a caller who
+// fails them learns nothing of how its body would be judged, and the
+// handler does not read it (under Lambda the event already holds it).
 func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requested, err := putUserInfo(w, r, cfg, auth, svc)
@@ -40,8 +37,8 @@ func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) ht
 	})
 }
 
-// pendingBody is the 202 answer: where each code went, masked, and until
-// when it works.
+// pendingBody is the 202 answer: where each code went, masked, and when it
+// expires.
 type pendingBody struct {
 	Pending map[string]pendingField `json:"pending"`
 }
@@ -86,10 +83,9 @@ func handleVerify(cfg Config, auth Authenticator, svc *userinfo.Service) http.Ha
 	})
 }
 
-// putUserInfo runs the checks and the change of handlePutUserInfo, in the
+// putUserInfo runs the checks and the change of handlePutUserInfo in the
 // contract's order, and returns the first error. The time left is checked
-// before each of the two store steps (the read, then the write with its
-// retries), not inside them.
+// before each store step: the read, then the write.
 func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) ([]userinfo.Requested, error) {
 	ctx := r.Context()
 	p, user, err := authorize(r, cfg, auth, svc)
@@ -103,14 +99,12 @@ func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authen
 	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
 		return nil, err
 	}
-	// Validating the values is UpdateContact's first step, before any store
-	// call, so the rules of the reference live in one place and run once.
+	// UpdateContact validates the values first.
 	return svc.UpdateContact(ctx, p, user, upd, requestMeta(ctx))
 }
 
-// authorize runs the checks every route of a user's information starts
-// with, in the contract's order: the token, then the caller against the
-// path's user (which reads the user, if there is time left to).
+// authorize checks the token, then the caller against the path's user
+// (which reads the user, if there is time left).
 func authorize(r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) (userinfo.Principal, *userinfo.User, error) {
 	ctx := r.Context()
 	p, err := authenticate(ctx, auth, r.Header)
@@ -132,7 +126,7 @@ func requestMeta(ctx context.Context) userinfo.RequestMeta {
 
 // handleMethodNotAllowed answers 405 for a known path with another method.
 func handleMethodNotAllowed(allow string) http.Handler {
-	err := userinfo.Errorf(eMethodNotAllowed, "The method is not allowed for this resource; use %s.", allow)
+	err := userinfo.Errorf(EMETHOD, "The method is not allowed for this resource; use %s.", allow)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
 		respondError(w, r, err)
@@ -148,9 +142,9 @@ func handleNotFound() http.Handler {
 }
 
 // authenticate returns the principal named by the request's token. It
-// returns EUNAUTHORIZED when there is no token, more than one (which one
-// would count is ambiguous between proxies), or the Authenticator rejects
-// it, and EUNAVAILABLE when the Authenticator could not decide.
+// returns EUNAUTHORIZED for no token, more than one (proxies may disagree
+// on which counts) or one the Authenticator rejects, and EUNAVAILABLE when
+// the Authenticator could not decide.
 func authenticate(ctx context.Context, auth Authenticator, h http.Header) (userinfo.Principal, error) {
 	tokens := h.Values(tokenHeader)
 	if len(tokens) != 1 || tokens[0] == "" {
@@ -162,20 +156,17 @@ func authenticate(ctx context.Context, auth Authenticator, h http.Header) (useri
 		return userinfo.Principal{}, authError(err, token)
 	}
 	if p.UserID == "" {
-		// An Authenticator bug must not authorise anyone: an empty user id
-		// would match no path, but fail closed here rather than rely on it.
+		// Fail closed on an Authenticator bug.
 		return userinfo.Principal{}, userinfo.Errorf(userinfo.EUNAUTHORIZED, msgUnauthorized)
 	}
 	return p, nil
 }
 
-// authError turns a Verify error into the one the caller sees: 503 when the
-// Authenticator could not decide, else 401, with the Authenticator's own
-// message only when it is an EUNAUTHORIZED *userinfo.Error (whose message
-// is caller-safe by contract). The cause kept for the log is err's own
-// cause when err is a *userinfo.Error of the same code, which the new error
-// restates (the log would say it twice otherwise), and has every copy of
-// the token cut out: a verifier library's error text may quote it.
+// authError turns a Verify error into the caller's: EUNAVAILABLE when the
+// Authenticator could not decide, else EUNAUTHORIZED with the
+// Authenticator's message if it gave an EUNAUTHORIZED one. The cause kept
+// for the log (err's own, when the new error restates err) has the token
+// cut out: a verifier library's error text may quote it.
 func authError(err error, token string) error {
 	code, msg := userinfo.EUNAUTHORIZED, msgUnauthorized
 	switch errorCode(err) {
@@ -197,9 +188,9 @@ func authError(err error, token string) error {
 // errDeadlineNear is the logged cause of a request refused for lack of time.
 var errDeadlineNear = errors.New("httpapi: too little time left before the deadline to call the store")
 
-// checkTimeLeft returns EUNAVAILABLE when ctx is done, or has less than
-// margin left: a store call started now would most likely be cut off, and
-// a cut-off write leaves the caller not knowing whether it happened.
+// checkTimeLeft returns EUNAVAILABLE when ctx is done or has less than
+// margin left: a cut-off write leaves the caller not knowing whether it
+// happened.
 func checkTimeLeft(ctx context.Context, margin time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return userinfo.Unavailable(err, msgOutOfTime)

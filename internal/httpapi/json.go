@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
@@ -16,13 +15,11 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// encode writes e as the JSON body of a response with the given status. It
-// is the one place a response body is serialised.
+// encode writes e as the JSON body of a response with the given status.
 func encode(w http.ResponseWriter, status int, e any) {
 	body, err := json.Marshal(e)
 	if err != nil {
-		// Only invalid UTF-8 in a string could get here, which none of
-		// ours holds: a bug, and a fixed body beats a half-written one.
+		// A bug (only invalid UTF-8 fails): a fixed body beats none.
 		status, body = http.StatusInternalServerError, []byte(`{"error_code":"IAM.0006","error_msg":"`+msgInternal+`"}`)
 	}
 	h := w.Header()
@@ -32,9 +29,9 @@ func encode(w http.ResponseWriter, status int, e any) {
 	_, _ = w.Write(body) // a failed write means the caller left; nobody is left to tell
 }
 
-// decodeOptions make decoding strict. Duplicate names and invalid UTF-8 are
-// rejected by default; they are spelt out because this API depends on it:
-// with duplicates, a validator and a writer could each see another value.
+// decodeOptions make decoding strict. The defaults are spelt out because
+// the API depends on them: with duplicate names, a validator and a writer
+// could each see another value.
 var decodeOptions = json.JoinOptions(
 	json.RejectUnknownMembers(true),
 	jsontext.AllowDuplicateNames(false),
@@ -42,16 +39,14 @@ var decodeOptions = json.JoinOptions(
 )
 
 // decode decodes body, which must hold exactly one JSON object, into v. It
-// returns an EINVALID *userinfo.Error whose message names the member at
-// fault (and whose Field is set) when there is one, and never quotes a
-// value from the body.
+// returns an EINVALID *userinfo.Error naming the member at fault (in Field
+// too) when there is one; it never quotes a value from the body.
 func decode(body *bytes.Buffer, v any) error {
 	// Checked up front for a clear message; the decoder would reject it too.
 	if !utf8.Valid(body.Bytes()) {
 		return bodyError("The request body must be UTF-8.")
 	}
-	dec := getDecoder(body)
-	defer putDecoder(dec)
+	dec := jsontext.NewDecoder(body)
 	if dec.PeekKind() != '{' {
 		return bodyError("The request body must be a JSON object.")
 	}
@@ -64,43 +59,18 @@ func decode(body *bytes.Buffer, v any) error {
 	return nil
 }
 
-// decoders are reused across requests: a fresh Decoder costs an
-// allocation for itself and more for its nesting stacks, which Reset keeps.
-var decoders sync.Pool
-
-// noInput is what a pooled Decoder reads between requests, so that it holds
-// on to no request's body.
-var noInput = new(bytes.Buffer)
-
-// getDecoder returns a Decoder reading body with the default options, as
-// jsontext.NewDecoder(body) does.
-func getDecoder(body *bytes.Buffer) *jsontext.Decoder {
-	if dec, ok := decoders.Get().(*jsontext.Decoder); ok {
-		dec.Reset(body)
-		return dec
-	}
-	return jsontext.NewDecoder(body)
-}
-
-func putDecoder(dec *jsontext.Decoder) {
-	dec.Reset(noInput)
-	decoders.Put(dec)
-}
-
 // errNotString is returned by jsonString for any JSON value but a string.
 var errNotString = errors.New("not a JSON string")
 
-// jsonString is a string member that must be present as a JSON string to
-// count: null, numbers, booleans, arrays and objects are all rejected. A
-// plain *string would take null as absent, and a caller sending
-// "email": null may well mean "clear it", which this API does not do.
+// jsonString is a member that must be a JSON string: anything else, null
+// included, is rejected. A *string would take null as absent, but a caller
+// sending "email": null may mean "clear it", which this API does not do.
 type jsonString struct {
 	value string
 	set   bool
 }
 
-// UnmarshalJSONFrom decodes a JSON string, and returns errNotString without
-// consuming anything for any other value (decoding then stops).
+// UnmarshalJSONFrom decodes a JSON string, or returns errNotString.
 func (s *jsonString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	if dec.PeekKind() != '"' {
 		return errNotString
@@ -113,14 +83,12 @@ func (s *jsonString) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	return nil
 }
 
-// ptr returns the value, copied to *to, or nil when the member was absent.
-// The caller provides to so the members share one allocation.
-func (s *jsonString) ptr(to *string) *string {
+// ptr returns the value, or nil when the member was absent.
+func (s *jsonString) ptr() *string {
 	if !s.set {
 		return nil
 	}
-	*to = s.value
-	return to
+	return &s.value
 }
 
 // decodeError turns an error of the JSON decoder into an EINVALID error.
@@ -163,11 +131,9 @@ func memberError(p jsontext.Pointer, exact, within string) error {
 // maxNameLen bounds a member name quoted back in an error message.
 const maxNameLen = 32
 
-// memberName returns the dotted path of the member p points to (such as
-// user.email) and true, or the longest plain prefix and false when a name
-// on the way is not plain. Names are chosen by the caller, who could put
-// anything there (an email address, a megabyte): only short ASCII
-// identifiers are quoted back.
+// memberName returns the dotted path p points to (user.email) and true,
+// or its longest plain prefix and false. Only short ASCII names are quoted
+// back: the caller chose them, and could send an email address.
 func memberName(p jsontext.Pointer) (string, bool) {
 	var b strings.Builder
 	for tok := range p.Tokens() {

@@ -9,8 +9,8 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// maxLoggedUserID bounds the path's user id in the log, in bytes. It is
-// caller-chosen text; a real id is 32 hex characters.
+// maxLoggedUserID bounds the path's user id in the log, in bytes: the
+// caller chose it; a real one is 32 hex characters.
 const maxLoggedUserID = 64
 
 // logRequest writes the one log line of a request: ERROR for a 5xx, INFO
@@ -22,36 +22,32 @@ func logRequest(ctx context.Context, logger *slog.Logger, method string, ex *exc
 		level = slog.LevelError
 	}
 	userID := userinfo.Truncate(ex.userID, maxLoggedUserID)
-	// On the stack: slog copies the attributes into its Record.
-	var buf [9]slog.Attr
-	attrs := append(buf[:0],
+	attrs := []slog.Attr{
 		slog.String("request_id", ex.requestID),
 		slog.String("method", method),
 		slog.String("route", ex.route),
 		slog.Int("status", status),
 		slog.Float64("latency_ms", float64(latency)/float64(time.Millisecond)),
 		slog.String("user_id", userID),
-	)
+	}
 	if ex.iamCode != "" {
 		attrs = append(attrs, slog.String("error_code", ex.iamCode))
 	}
 	if ex.err != nil {
-		// For every error, not only 5xx: the cause of a 401 (which check
-		// the token failed) is what an operator needs, and it is safe to
-		// log once redacted.
+		// For every error, not only 5xx: which check a token failed is
+		// what an operator needs.
 		attrs = append(attrs, slog.String("error", userinfo.Redact(ex.err.Error())))
 	}
 	if ex.stack != nil {
-		// Not redacted: a Go stack trace holds function names, files and
-		// argument words printed as hex, never the values they point to.
+		// Not redacted: a stack trace prints arguments as hex words, never
+		// the values they point to.
 		attrs = append(attrs, slog.String("stack", string(ex.stack)))
 	}
 	logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
-// withoutSecret returns an error whose text is err's with every copy of
-// secret cut out, for the log only: callers classify err before calling
-// this, because the result wraps nothing.
+// withoutSecret returns err's text with every copy of secret cut out, for
+// the log only: the result wraps nothing, so classify err first.
 func withoutSecret(err error, secret string) error {
 	if secret == "" || !strings.Contains(err.Error(), secret) {
 		return err

@@ -35,9 +35,8 @@ type exchange struct {
 
 type exchangeKey struct{}
 
-// exchangeFrom returns the request's exchange. Outside observe (which
-// always sets one) it returns a fresh one, so a handler never dereferences
-// nil.
+// exchangeFrom returns the request's exchange, or a fresh one outside
+// observe.
 func exchangeFrom(ctx context.Context) *exchange {
 	if ex, ok := ctx.Value(exchangeKey{}).(*exchange); ok {
 		return ex
@@ -69,19 +68,14 @@ func (w *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// observe wraps every request, matched or not: it assigns the request id,
-// bounds the request's time, sets the headers every response carries,
-// turns a panic into a 500, makes sure a status is always written (with
-// none, the Lambda adapter answers 504 and logs an error), and writes the
-// one log line.
+// observe wraps every request: it assigns the request id, bounds the
+// request's time, sets the headers every response carries, turns a panic
+// or a missing status into a 500 (the Lambda adapter would answer 504),
+// and writes the one log line.
 func observe(logger *slog.Logger, cfg Config, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		// The exchange, the context carrying it and the status recorder
-		// live and die with the request: one allocation holds all three.
-		st := &requestState{}
-		ex := &st.ex
-		initExchange(ex, r)
+		ex := newExchange(r)
 
 		h := w.Header()
 		// The response is about one user's account: no cache may keep it,
@@ -93,10 +87,8 @@ func observe(logger *slog.Logger, cfg Config, next http.Handler) http.Handler {
 		parent := r.Context()
 		ctx, cancel := context.WithDeadline(parent, cfg.requestDeadline(parent, start))
 		defer cancel()
-		st.ctx = exchangeContext{Context: ctx, ex: ex}
-		r = r.WithContext(&st.ctx)
-		rec := &st.rec
-		rec.ResponseWriter = w
+		r = r.WithContext(context.WithValue(ctx, exchangeKey{}, ex))
+		rec := &statusRecorder{ResponseWriter: w}
 
 		defer func() {
 			v := recover()
@@ -122,35 +114,12 @@ func observe(logger *slog.Logger, cfg Config, next http.Handler) http.Handler {
 	})
 }
 
-// requestState is what observe allocates per request.
-type requestState struct {
-	ex  exchange
-	ctx exchangeContext
-	rec statusRecorder
-}
-
-// exchangeContext is context.WithValue(Context, exchangeKey{}, ex) without
-// an allocation of its own: it answers Value for exchangeKey and passes
-// every other key, and Done, Err and Deadline, to the context it wraps.
-type exchangeContext struct {
-	context.Context
-	ex *exchange
-}
-
-func (c *exchangeContext) Value(key any) any {
-	if key == (exchangeKey{}) {
-		return c.ex
-	}
-	return c.Context.Value(key)
-}
-
-// initExchange starts the exchange of r in ex. Under Lambda the request id and
-// source IP come from API Gateway's request context (REST API v1 or HTTP
-// API v2), so the id in our log and audit trail is the one in API
-// Gateway's. The source IP is never read from X-Forwarded-For, which the
-// client can write: API Gateway's is the address it saw, and a local
-// server's is the peer's.
-func initExchange(ex *exchange, r *http.Request) {
+// newExchange returns the exchange of r. Under Lambda the request id and
+// source IP are API Gateway's, so our log and audit trail match its; else
+// the id is new and the IP the peer's. X-Forwarded-For is never read: the
+// client writes it.
+func newExchange(r *http.Request) *exchange {
+	ex := &exchange{}
 	if gw, ok := core.GetAPIGatewayContextFromContext(r.Context()); ok {
 		ex.requestID, ex.sourceIP = gw.RequestID, gw.Identity.SourceIP
 	} else if gw, ok := core.GetAPIGatewayV2ContextFromContext(r.Context()); ok {
@@ -165,6 +134,7 @@ func initExchange(ex *exchange, r *http.Request) {
 			ex.sourceIP = host
 		}
 	}
+	return ex
 }
 
 // newRequestID returns 16 random hex characters. crypto/rand, because an id

@@ -11,10 +11,9 @@ import (
 // userInfoPath is the one resource of the API.
 const userInfoPath = "/v3.0/OS-USER/users/{user_id}/info"
 
-// Route is the API's one route as "METHOD path", in ServeMux's pattern
-// syntax, which is also API Gateway's ({user_id} is a path parameter). The
-// SAM template sends every method of its path, and every other path, to
-// the function, which answers them all; infra/samtemplate's tests check it.
+// Route is the PUT route in ServeMux's pattern syntax, which is also API
+// Gateway's. The SAM template sends every method and path to the function
+// (infra/samtemplate's tests check it).
 const Route = http.MethodPut + " " + userInfoPath
 
 // verificationPath takes the codes of changes an account verifies.
@@ -23,19 +22,16 @@ const verificationPath = userInfoPath + "/verification"
 // VerificationRoute is the route that applies a verified change.
 const VerificationRoute = http.MethodPost + " " + verificationPath
 
-// addRoutes lists the whole API surface.
-//
-// The method-less twin of each route exists only to answer 405 with a
-// JSON body and "Allow" (ServeMux's own 405 is plain text), and "/"
-// catches every other path for a JSON 404. A method-specific pattern is
-// more specific than a method-less one, so they never conflict.
+// addRoutes lists the whole API surface. The method-less twin of each
+// route answers 405 with a JSON body and Allow (ServeMux's 405 is plain
+// text), and "/" a JSON 404 for every other path.
 func addRoutes(mux *http.ServeMux, cfg Config, auth Authenticator, svc *userinfo.Service) {
 	mux.Handle(Route, routed(handlePutUserInfo(cfg, auth, svc)))
 	mux.Handle(userInfoPath, routed(handleMethodNotAllowed(http.MethodPut)))
 	mux.Handle(VerificationRoute, routed(handleVerify(cfg, auth, svc)))
 	mux.Handle(verificationPath, routed(handleMethodNotAllowed(http.MethodPost)))
-	// Not routed: the log shows an empty route for a path the API lacks,
-	// so a dashboard grouped by route does not lump scanners under "/".
+	// Not routed: the log's route stays empty, so scanners do not show
+	// under "/".
 	mux.Handle("/", handleNotFound())
 }
 
@@ -50,8 +46,8 @@ func routed(next http.Handler) http.Handler {
 }
 
 // canonicalPathsOnly answers 404 for a request ServeMux would redirect
-// instead of routing (a path such as //x, /a/../b or /a/./b, or CONNECT):
-// the mux's redirect has no JSON body, and an API client never needs one.
+// (//x, /a/../b, /a/./b, or CONNECT): an API client never needs the
+// redirect, which has no JSON body.
 func canonicalPathsOnly(mux http.Handler) http.Handler {
 	notFound := handleNotFound()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,7 +60,7 @@ func canonicalPathsOnly(mux http.Handler) http.Handler {
 }
 
 // isCanonicalPath reports whether ServeMux would route p as it is, without
-// redirecting to a cleaned form (it keeps a trailing slash, as the mux does).
+// redirecting to a cleaned form.
 func isCanonicalPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false

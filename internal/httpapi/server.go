@@ -19,39 +19,35 @@ import (
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
-// MaxBodyBytes is the largest request body accepted, in bytes. The contract's
-// body is three short strings; 32 KiB is far beyond any legitimate request
-// yet bounds what one request can make the function buffer and parse.
+// MaxBodyBytes is the largest request body accepted, in bytes: the
+// contract's body is a few short strings, and the limit bounds what the
+// handler decodes.
 const MaxBodyBytes = 32 << 10
 
 // Defaults for the fields of a zero Config.
 const (
-	// DefaultRequestTimeout bounds a whole request. It is well under API
-	// Gateway's 29 s integration timeout, so the caller gets our 503 rather
-	// than the gateway's 504.
+	// DefaultRequestTimeout is well under API Gateway's 29 s integration
+	// timeout, so the caller gets our 503 rather than the gateway's 504.
 	DefaultRequestTimeout = 5 * time.Second
-	// DefaultDeadlineMargin is kept back before a deadline: long enough to
-	// write a response and the log line after a store call is cut off.
+	// DefaultDeadlineMargin leaves time to answer and log after a store
+	// call is cut off.
 	DefaultDeadlineMargin = 300 * time.Millisecond
 )
 
 // Config holds the tunables of the HTTP edge. The zero value is ready to use.
 type Config struct {
-	// RequestTimeout bounds each request, from the moment it reaches the
+	// RequestTimeout bounds each request from the moment it reaches the
 	// handler. Zero or negative means DefaultRequestTimeout.
 	RequestTimeout time.Duration
-	// DeadlineMargin is subtracted from an earlier deadline of the incoming
-	// context (Lambda's invocation deadline), and the handler starts neither
-	// the read of the user nor the write with less than this left: it would
-	// most likely be cut off, perhaps after DynamoDB applied it, leaving the
-	// caller unsure. (The write's own retries after a lost race run on what
-	// is left.) Zero or negative means DefaultDeadlineMargin.
+	// DeadlineMargin is taken off the incoming context's deadline (Lambda's),
+	// and no store call starts with less than it left: a write cut off
+	// after DynamoDB applied it would leave the caller unsure. Zero or
+	// negative means DefaultDeadlineMargin.
 	DeadlineMargin time.Duration
 }
 
 // withDefaults returns c with zero fields filled in. It panics when the
-// margin is not shorter than the timeout: every request would then answer
-// 503, a configuration bug that must fail at start-up, not in production.
+// margin is not shorter than the timeout: every request would answer 503.
 func (c Config) withDefaults() Config {
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = DefaultRequestTimeout
@@ -65,9 +61,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// requestDeadline returns when a request that arrived at now with the
-// incoming context parent must be done: RequestTimeout from now, or the
-// parent's deadline less DeadlineMargin if that is earlier.
+// requestDeadline returns the earlier of now+RequestTimeout and parent's
+// deadline less DeadlineMargin.
 func (c Config) requestDeadline(parent context.Context, now time.Time) time.Time {
 	d := now.Add(c.RequestTimeout)
 	if pd, ok := parent.Deadline(); ok {
@@ -80,17 +75,15 @@ func (c Config) requestDeadline(parent context.Context, now time.Time) time.Time
 
 // Authenticator verifies the X-Auth-Token of a request.
 type Authenticator interface {
-	// Verify returns the principal token names. It returns an
-	// EUNAUTHORIZED *userinfo.Error for a token it rejects, and an
-	// EUNAVAILABLE one when it cannot decide (a key set it cannot fetch);
-	// the server answers 401 to any error but the latter, which is 503.
+	// Verify returns the principal token names, an EUNAUTHORIZED
+	// *userinfo.Error for a token it rejects (401), or an EUNAVAILABLE one
+	// when it cannot decide, say for want of the key set (503).
 	Verify(ctx context.Context, token string) (userinfo.Principal, error)
 }
 
-// NewServer returns the API's handler: the routes of routes.go behind
-// request-scoped middleware (request id, deadline, security headers, panic
-// recovery, one log line per request). A nil logger discards the log. It
-// panics when cfg.DeadlineMargin is not shorter than cfg.RequestTimeout.
+// NewServer returns the API's handler: routes.go's routes behind observe.
+// A nil logger discards the log. It panics when cfg.DeadlineMargin is not
+// shorter than cfg.RequestTimeout.
 func NewServer(logger *slog.Logger, cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	cfg = cfg.withDefaults()
 	if logger == nil {

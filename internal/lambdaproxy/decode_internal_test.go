@@ -12,11 +12,10 @@ import (
 	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
-// FuzzRestEventDecode checks the one-pass decoder of serve against
-// encoding/json: whenever the fast decoder accepts a payload, encoding/json
-// accepts it too and decodes exactly the same event (payloads it rejects
-// take encoding/json's own path in serve). Its seeds are the sample events
-// and FuzzEvent's corpus.
+// FuzzRestEventDecode checks serve's one-pass decoder against
+// encoding/json: a payload it accepts, encoding/json accepts and decodes
+// alike (one it rejects takes encoding/json's path). Its seeds are the
+// sample events and FuzzEvent's corpus.
 func FuzzRestEventDecode(f *testing.F) {
 	events, _ := filepath.Glob("../../events/*.json")
 	corpus, _ := filepath.Glob("testdata/fuzz/FuzzEvent/*")
