@@ -36,8 +36,8 @@ func ParseMobile(areaCode, number string) (Mobile, error) {
 // parseMobile is ParseMobile with the request fields the parts came from,
 // for its errors to name.
 func parseMobile(areaCode, number, areaField, numberField string) (Mobile, error) {
-	cc, ok := CanonicalAreaCode(areaCode)
-	if !ok {
+	i := planIndex(areaCode)
+	if i < 0 {
 		if areaField == numberField {
 			return Mobile{}, FieldError(areaField, "%s must start with a country calling code, such as 0086-, +86- or 86-", areaField)
 		}
@@ -46,7 +46,8 @@ func parseMobile(areaCode, number, areaField, numberField string) (Mobile, error
 	if !isDigits(number) {
 		return Mobile{}, FieldError(numberField, "%s must be 1 to %d digits after the country code", numberField, MaxPhoneDigits)
 	}
-	key, ok := mobileKey(planIndex(cc[1:]), number)
+	cc := plans[i].areaCode()
+	key, ok := mobileKey(i, number)
 	if !ok {
 		return Mobile{}, FieldError(numberField, "%s is not a possible number for country code %s", numberField, cc)
 	}
@@ -68,17 +69,11 @@ func isDigits(s string) bool {
 // CanonicalAreaCode returns the "+<code>" form of a country calling code
 // written "0086", "+86" or "86", and false for one libphonenumber lacks.
 func CanonicalAreaCode(s string) (string, bool) {
-	digits := s
-	switch {
-	case strings.HasPrefix(s, "+"):
-		digits = s[1:]
-	case strings.HasPrefix(s, "00"):
-		digits = s[2:]
-	}
-	if len(digits) == 0 || len(digits) > 3 || digits[0] == '0' || !isDigits(digits) || planIndex(digits) < 0 {
+	i := planIndex(s)
+	if i < 0 {
 		return "", false
 	}
-	return "+" + digits, true
+	return plans[i].areaCode(), true
 }
 
 // plan is the part of libphonenumber's metadata for one country calling
@@ -92,18 +87,29 @@ type plan struct {
 	localLengths     uint32 // bit n: n digits is possible for local dialling only
 }
 
-// planIndex returns the index in plans of the calling code digits, or -1.
-func planIndex(digits string) int {
-	code, err := strconv.Atoi(digits)
-	if err != nil {
+// planIndex returns the index in plans of a country calling code written
+// "0086", "+86" or "86", or -1 for one libphonenumber lacks.
+func planIndex(s string) int {
+	digits := s
+	switch {
+	case strings.HasPrefix(s, "+"):
+		digits = s[1:]
+	case strings.HasPrefix(s, "00"):
+		digits = s[2:]
+	}
+	if len(digits) == 0 || len(digits) > 3 || digits[0] == '0' || !isDigits(digits) {
 		return -1
 	}
+	code, _ := strconv.Atoi(digits) // 1 to 3 ASCII digits: cannot fail
 	i := sort.Search(len(plans), func(i int) bool { return int(plans[i].code) >= code })
 	if i == len(plans) || int(plans[i].code) != code {
 		return -1
 	}
 	return i
 }
+
+// areaCode returns the stored form of p's calling code, "+86".
+func (p *plan) areaCode() string { return "+" + strconv.Itoa(int(p.code)) }
 
 // planRegexps holds each plan's regular expressions, compiled on first use:
 // a process needs few of them, and compiling all would slow cold starts.
@@ -206,7 +212,7 @@ func mobileKey(i int, digits string) (string, bool) {
 			return "", false
 		}
 	}
-	return "+" + strconv.Itoa(int(p.code)) + national, true
+	return p.areaCode() + national, true
 }
 
 // stripNationalPrefix is libphonenumber's
