@@ -1,5 +1,5 @@
 // Package plangen renders ../../plans.go, the part of libphonenumber's
-// metadata that userinfo.MobileKey needs, from github.com/nyaruka/phonenumbers.
+// metadata that userinfo.ParseMobile needs, from github.com/nyaruka/phonenumbers.
 //
 // The library decodes all of its metadata when a program starts (about
 // 14 ms and 2.5 MB per cold start, measured with GODEBUG=inittrace=1), so
