@@ -136,7 +136,7 @@ func (c *checker) timeout(fn samtemplate.Resource) {
 // numberRange returns the values v can take: a literal, or a Number
 // parameter's MinValue..MaxValue (whose Default must lie between).
 func (c *checker) numberRange(v any) (lo, hi float64, ok bool) {
-	if n, isNum := number(v); isNum {
+	if n, isNum := samtemplate.Number(v); isNum {
 		return n, n, true
 	}
 	name, isRef := samtemplate.Ref(v)
@@ -144,20 +144,10 @@ func (c *checker) numberRange(v any) (lo, hi float64, ok bool) {
 	if !isRef || p == nil || p["Type"] != "Number" {
 		return 0, 0, false
 	}
-	lo, ok1 := number(p["MinValue"])
-	hi, ok2 := number(p["MaxValue"])
-	def, ok3 := number(p["Default"])
+	lo, ok1 := samtemplate.Number(p["MinValue"])
+	hi, ok2 := samtemplate.Number(p["MaxValue"])
+	def, ok3 := samtemplate.Number(p["Default"])
 	return lo, hi, ok1 && ok2 && (!ok3 || def >= lo && def <= hi)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
 }
 
 // sdkEndpoints are the SDK's own endpoint variables of each function,
