@@ -196,11 +196,11 @@ func (c *checker) table(tb samtemplate.Resource) {
 	}
 	ks, _ := tb.Properties["KeySchema"].([]any)
 	for _, k := range ks {
-		gotKeys = append(gotKeys, fmt.Sprint(mapGet(k, "AttributeName"), " ", mapGet(k, "KeyType")))
+		gotKeys = append(gotKeys, fmt.Sprint(get(k, "AttributeName"), " ", get(k, "KeyType")))
 	}
 	ad, _ := tb.Properties["AttributeDefinitions"].([]any)
 	for _, a := range ad {
-		gotAttrs = append(gotAttrs, fmt.Sprint(mapGet(a, "AttributeName"), " ", mapGet(a, "AttributeType")))
+		gotAttrs = append(gotAttrs, fmt.Sprint(get(a, "AttributeName"), " ", get(a, "AttributeType")))
 	}
 	sort.Strings(wantAttrs)
 	sort.Strings(gotAttrs)
@@ -239,11 +239,6 @@ func prodValue(v, want any) bool {
 	if v == want {
 		return true
 	}
-	l, _ := mapGet(v, "Fn::If").([]any)
+	l, _ := get(v, "Fn::If").([]any)
 	return len(l) == 3 && l[1] == want
-}
-
-func mapGet(v any, key string) any {
-	m, _ := v.(map[string]any)
-	return m[key]
 }
