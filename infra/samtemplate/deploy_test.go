@@ -156,10 +156,7 @@ func TestDeployedStack(t *testing.T) {
 // contract or the design is caught by checkDeploy. A mutation that no
 // longer applies fails too, so the list keeps up with the template.
 func TestBrokenDeploysFail(t *testing.T) {
-	good, err := os.ReadFile(filepath.Join(root, "template.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	good := mustRead(t, filepath.Join(root, "template.yaml"))
 	cfg := readSamconfig(t)
 	all := []string{"dev", "prod"}
 	tests := []struct {

@@ -42,10 +42,7 @@ func load(t *testing.T) (*samtemplate.Template, string) {
 // loadFile parses the template at path, returning it and its text.
 func loadFile(t *testing.T, path string) (*samtemplate.Template, string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, path)
 	tpl, err := samtemplate.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -123,10 +120,7 @@ func TestBrokenTemplatesFail(t *testing.T) {
 // function's variables, by its logical id, to values the code accepts.
 func TestEnvVarsFile(t *testing.T) {
 	tpl, _ := load(t)
-	raw, err := os.ReadFile(filepath.Join(root, "events", "env.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, filepath.Join(root, "events", "env.json"))
 	var byFunction map[string]map[string]string
 	if err := json.Unmarshal(raw, &byFunction); err != nil {
 		t.Fatal(err)
@@ -231,10 +225,7 @@ func (r recordHost) Do(req *http.Request) (*http.Response, error) {
 // which must put an arm64 bootstrap into $(ARTIFACTS_DIR).
 func TestMakefileBuildsForSAM(t *testing.T) {
 	tpl, _ := load(t)
-	raw, err := os.ReadFile(filepath.Join(root, "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, filepath.Join(root, "Makefile"))
 	lines := strings.Split(string(raw), "\n")
 	for kind, pkg := range map[string]string{apiFunction: "./functions/userinfo", notifierFunction: "./functions/notifier"} {
 		target := "build-" + functionID(t, tpl, kind) + ":"
