@@ -76,7 +76,7 @@ func TestTemplateMatchesCode(t *testing.T) {
 // template.yaml, whatever $SAM_TEMPLATE names.
 func TestBrokenTemplatesFail(t *testing.T) {
 	_, good := loadFile(t, filepath.Join(root, "template.yaml"))
-	tests := []struct{ name, old, new, want string }{
+	tests := []mutation{
 		{"VariableMissing", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "", "AUDIT_RETENTION_DAYS"},
 		{"VariableUnused", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n          DEBUG: \"1\"\n", "DEBUG"},
 		{"NotifierVariableMissing", "          SMS_SENDER_ID: !Ref SmsSenderId\n", "", "SMS_SENDER_ID"},
@@ -99,10 +99,19 @@ func TestBrokenTemplatesFail(t *testing.T) {
 		{"NoRetain", "    DeletionPolicy: !If [IsProd, Retain, Delete]", "    DeletionPolicy: Delete", "DeletionPolicy"},
 		{"NoDeletionProtection", "DeletionProtectionEnabled: !If [IsProd, true, false]", "DeletionProtectionEnabled: false", "DeletionProtection"},
 	}
+	mustCatch(t, good, tests, check)
+}
+
+// mutation is a broken copy of template.yaml: old (which must occur once)
+// replaced by new, which a check must catch with a problem about want.
+type mutation struct{ name, old, new, want string }
+
+// mustCatch runs check on each mutation of good, in a subtest of its name.
+func mustCatch(t *testing.T, good string, tests []mutation, check func(*samtemplate.Template) []string) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if n := strings.Count(good, tt.old); n != 1 {
-				t.Fatalf("the mutation's text occurs %d times in the template, want once: update this test", n)
+				t.Fatalf("the mutation's text occurs %d times in template.yaml, want once: update this test", n)
 			}
 			tpl, err := samtemplate.Parse([]byte(strings.Replace(good, tt.old, tt.new, 1)))
 			if err != nil {
