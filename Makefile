@@ -13,7 +13,9 @@ STATICCHECK_VERSION := v0.8.2
 # The Lambda Runtime Interface Emulator: what sam local invoke runs in its
 # container; make invoke and the tests run it here, without Docker.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-GOFLAGS_LAMBDA := -tags lambda.norpc -trimpath -ldflags '-s -w'
+# lambda_build builds the function of package $(2) for Lambda on GOARCH $(1)
+# into $(3): make build, build-local and sam build's targets alike.
+lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(3) $(2)
 # Go programs for this machine are built without cgo, which they do not
 # need: no gcc runs, and nothing is written to /tmp probing it.
 GO_TOOL := CGO_ENABLED=0 go
@@ -131,24 +133,24 @@ outbox: ## Print the codes and notices make run sent, newest last [TO=<address o
 .PHONY: build
 build: ## Build both functions' bootstrap into bin/arm64 (deployed) and bin/amd64 (local runs).
 	@for arch in arm64 amd64; do \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build $(GOFLAGS_LAMBDA) -o $(BIN)/$$arch/bootstrap ./functions/userinfo; \
-	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build $(GOFLAGS_LAMBDA) -o $(BIN)/$$arch/notifier/bootstrap ./functions/notifier; \
+	  $(call lambda_build,$$arch,./functions/userinfo,$(BIN)/$$arch/bootstrap); \
+	  $(call lambda_build,$$arch,./functions/notifier,$(BIN)/$$arch/notifier/bootstrap); \
 	done
 	@ls -l $(BIN)/arm64/bootstrap $(BIN)/amd64/bootstrap $(BIN)/arm64/notifier/bootstrap $(BIN)/amd64/notifier/bootstrap
 
 .PHONY: build-local
 build-local:
-	@CGO_ENABLED=0 GOOS=linux GOARCH=$(LOCAL_ARCH) go build $(GOFLAGS_LAMBDA) -o $(BIN)/$(LOCAL_ARCH)/bootstrap ./functions/userinfo
+	@$(call lambda_build,$(LOCAL_ARCH),./functions/userinfo,$(BIN)/$(LOCAL_ARCH)/bootstrap)
 
 # sam build with BuildMethod: makefile calls this target with ARTIFACTS_DIR
-# set: the same build as make build's arm64 one.
+# set: make build's arm64 build.
 .PHONY: build-UserInfoFunction
 build-UserInfoFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/userinfo
+	$(call lambda_build,arm64,./functions/userinfo,$(ARTIFACTS_DIR)/bootstrap)
 
 .PHONY: build-NotifierFunction
 build-NotifierFunction:
-	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 go build $(GOFLAGS_LAMBDA) -o $(ARTIFACTS_DIR)/bootstrap ./functions/notifier
+	$(call lambda_build,arm64,./functions/notifier,$(ARTIFACTS_DIR)/bootstrap)
 
 .PHONY: events
 events: ## Render events/*.json with fresh tokens from make run's key into .local/events (for sam local invoke -e).

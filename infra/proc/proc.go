@@ -1,9 +1,9 @@
 // Package proc holds the few process and host helpers that the launchers of
-// local child processes share: infra/ddblocal (DynamoDB Local) and infra/rie
-// (the Lambda Runtime Interface Emulator). Both run their child in its own
-// process group, bind it to a free port on 127.0.0.1 and look for what
-// `make deps` installed under the module root; keeping one copy of each
-// helper keeps the two from drifting apart.
+// local child processes share: infra/ddblocal (DynamoDB Local), infra/rie
+// (the Lambda Runtime Interface Emulator) and infra/seslocal (the local SES).
+// All run their child in its own process group, bind it to a free port on
+// 127.0.0.1 and look for what `make deps` installed under the module root;
+// keeping one copy of each helper keeps them from drifting apart.
 //
 // The helpers return the underlying error unwrapped, so each caller can name
 // itself in the message as it always has.
@@ -15,7 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // ErrNoModule is returned by ModuleRoot when no folder from the working
@@ -64,4 +66,65 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Group is a child process running in a process group of its own, started
+// by StartGroup.
+type Group struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // cmd.Wait's result, once done is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// StartGroup starts cmd, which must come from exec.CommandContext, in a
+// process group of its own, so that signals reach whatever it forks, and
+// with Pdeathsig, so that a test binary killed on timeout leaves no child
+// holding its port. When cmd's context ends, the group gets SIGKILL. It
+// returns cmd.Start's error.
+func StartGroup(cmd *exec.Cmd) (*Group, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return KillGroup(cmd, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	g := &Group{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		g.err = cmd.Wait()
+		close(g.done)
+	}()
+	return g, nil
+}
+
+// Done returns a channel closed once the process has exited.
+func (g *Group) Done() <-chan struct{} { return g.done }
+
+// Err returns cmd.Wait's result; call it only once Done is closed.
+func (g *Group) Err() error { return g.err }
+
+// Stop sends the group SIGTERM, then SIGKILL after grace, and waits for the
+// process to exit; it does nothing when the process has already exited. It
+// returns an error only when SIGTERM cannot be delivered; calling it again
+// returns the same result.
+func (g *Group) Stop(grace time.Duration) error {
+	g.stopOnce.Do(func() {
+		select {
+		case <-g.done:
+			return
+		default:
+		}
+		if err := KillGroup(g.cmd, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+			g.stopErr = err
+		}
+		select {
+		case <-g.done:
+		case <-time.After(grace):
+			_ = KillGroup(g.cmd, syscall.SIGKILL)
+			<-g.done
+		}
+	})
+	return g.stopErr
 }

@@ -94,3 +94,25 @@ func TestKillGroup(t *testing.T) {
 		t.Errorf("KillGroup on a gone group = %v, want ESRCH", err)
 	}
 }
+
+func TestGroupStop(t *testing.T) {
+	g, err := StartGroup(exec.CommandContext(t.Context(), "sleep", "60"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Stop(10 * time.Second); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	select {
+	case <-g.Done():
+	default:
+		t.Fatal("Stop returned before the process exited")
+	}
+	var ee *exec.ExitError
+	if !errors.As(g.Err(), &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGTERM {
+		t.Errorf("Err() = %v, want killed by SIGTERM", g.Err())
+	}
+	if err := g.Stop(10 * time.Second); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+}

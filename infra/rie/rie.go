@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/proc"
@@ -63,15 +62,12 @@ type Options struct {
 
 // Emulator is a running aws-lambda-rie serving one function.
 type Emulator struct {
-	url  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // cmd.Wait's result, once done is closed
+	url   string
+	group *proc.Group
 
 	// invokeMu serialises invokes: the emulator answers a second concurrent
 	// one with 400.
 	invokeMu sync.Mutex
-	stopOnce sync.Once
 }
 
 // FunctionError is an invocation that the function answered with an error
@@ -168,19 +164,12 @@ func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
 	cmd.Stdout = writers(opts.Stdout, out, mu)
 	cmd.Stderr = writers(opts.Stderr, out, mu)
 	// Its own process group, so Stop reaches the function the emulator
-	// forks; Pdeathsig, so a test binary killed on timeout leaves no
-	// emulator holding its ports.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	// forks.
+	group, err := proc.StartGroup(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("rie: start %s: %w", bin, err)
 	}
-	e := &Emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", cmd: cmd, done: make(chan struct{})}
-	go func() {
-		e.err = cmd.Wait()
-		close(e.done)
-	}()
+	e := &Emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", group: group}
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -189,8 +178,8 @@ func start(ctx context.Context, bin string, opts Options) (*Emulator, error) {
 			return e, nil
 		}
 		select {
-		case <-e.done:
-			return nil, fmt.Errorf("rie: the emulator exited while starting (%v): %s", e.err, out.String())
+		case <-group.Done():
+			return nil, fmt.Errorf("rie: the emulator exited while starting (%v): %s", group.Err(), out.String())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
@@ -236,24 +225,10 @@ func (e *Emulator) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 // safe to call more than once; it returns an error only when the signal
 // cannot be delivered.
 func (e *Emulator) Stop() error {
-	var err error
-	e.stopOnce.Do(func() {
-		select {
-		case <-e.done:
-			return
-		default:
-		}
-		if kerr := proc.KillGroup(e.cmd, syscall.SIGTERM); kerr != nil && !errors.Is(kerr, syscall.ESRCH) {
-			err = fmt.Errorf("rie: stop: %w", kerr)
-		}
-		select {
-		case <-e.done:
-		case <-time.After(stopGrace):
-			_ = proc.KillGroup(e.cmd, syscall.SIGKILL)
-			<-e.done
-		}
-	})
-	return err
+	if err := e.group.Stop(stopGrace); err != nil {
+		return fmt.Errorf("rie: stop: %w", err)
+	}
+	return nil
 }
 
 func writers(w io.Writer, t *tailbuf.Buffer, mu *sync.Mutex) io.Writer {

@@ -136,7 +136,7 @@ func (c *checker) timeout(fn samtemplate.Resource) {
 // numberRange returns the values v can take: a literal, or a Number
 // parameter's MinValue..MaxValue (whose Default must lie between).
 func (c *checker) numberRange(v any) (lo, hi float64, ok bool) {
-	if n, isNum := number(v); isNum {
+	if n, isNum := samtemplate.Number(v); isNum {
 		return n, n, true
 	}
 	name, isRef := samtemplate.Ref(v)
@@ -144,20 +144,10 @@ func (c *checker) numberRange(v any) (lo, hi float64, ok bool) {
 	if !isRef || p == nil || p["Type"] != "Number" {
 		return 0, 0, false
 	}
-	lo, ok1 := number(p["MinValue"])
-	hi, ok2 := number(p["MaxValue"])
-	def, ok3 := number(p["Default"])
+	lo, ok1 := samtemplate.Number(p["MinValue"])
+	hi, ok2 := samtemplate.Number(p["MaxValue"])
+	def, ok3 := samtemplate.Number(p["Default"])
 	return lo, hi, ok1 && ok2 && (!ok3 || def >= lo && def <= hi)
-}
-
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case int:
-		return float64(n), true
-	case float64:
-		return n, true
-	}
-	return 0, false
 }
 
 // sdkEndpoints are the SDK's own endpoint variables of each function,
@@ -206,11 +196,11 @@ func (c *checker) table(tb samtemplate.Resource) {
 	}
 	ks, _ := tb.Properties["KeySchema"].([]any)
 	for _, k := range ks {
-		gotKeys = append(gotKeys, fmt.Sprint(mapGet(k, "AttributeName"), " ", mapGet(k, "KeyType")))
+		gotKeys = append(gotKeys, fmt.Sprint(get(k, "AttributeName"), " ", get(k, "KeyType")))
 	}
 	ad, _ := tb.Properties["AttributeDefinitions"].([]any)
 	for _, a := range ad {
-		gotAttrs = append(gotAttrs, fmt.Sprint(mapGet(a, "AttributeName"), " ", mapGet(a, "AttributeType")))
+		gotAttrs = append(gotAttrs, fmt.Sprint(get(a, "AttributeName"), " ", get(a, "AttributeType")))
 	}
 	sort.Strings(wantAttrs)
 	sort.Strings(gotAttrs)
@@ -249,11 +239,6 @@ func prodValue(v, want any) bool {
 	if v == want {
 		return true
 	}
-	l, _ := mapGet(v, "Fn::If").([]any)
+	l, _ := get(v, "Fn::If").([]any)
 	return len(l) == 3 && l[1] == want
-}
-
-func mapGet(v any, key string) any {
-	m, _ := v.(map[string]any)
-	return m[key]
 }

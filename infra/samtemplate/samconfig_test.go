@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,7 +105,7 @@ func TestSamconfig(t *testing.T) {
 		}
 		caps := strings.Fields(deploy["capabilities"])
 		for _, want := range []string{"CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"} {
-			if !containsString(caps, want) {
+			if !slices.Contains(caps, want) {
 				t.Errorf("[%s.deploy.parameters] capabilities %v lack %s", env, caps, want)
 			}
 		}
@@ -120,7 +121,7 @@ func TestSamconfig(t *testing.T) {
 				t.Errorf("[%s] parameter_overrides sets %s, which template.yaml does not declare", env, name)
 				continue
 			}
-			if allowed, ok := p["AllowedValues"].([]any); ok && !containsString(stringsOf(allowed), v) {
+			if allowed, ok := p["AllowedValues"].([]any); ok && !slices.Contains(stringsOf(allowed), v) {
 				t.Errorf("[%s] %s=%q is not one of %v", env, name, v, allowed)
 			}
 			if pat, ok := p["AllowedPattern"].(string); ok && !regexp.MustCompile(pat).MatchString(v) {
@@ -165,13 +166,4 @@ func stringsOf(l []any) []string {
 		}
 	}
 	return out
-}
-
-func containsString(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -42,10 +42,7 @@ func load(t *testing.T) (*samtemplate.Template, string) {
 // loadFile parses the template at path, returning it and its text.
 func loadFile(t *testing.T, path string) (*samtemplate.Template, string) {
 	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, path)
 	tpl, err := samtemplate.Parse(raw)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +76,7 @@ func TestTemplateMatchesCode(t *testing.T) {
 // template.yaml, whatever $SAM_TEMPLATE names.
 func TestBrokenTemplatesFail(t *testing.T) {
 	_, good := loadFile(t, filepath.Join(root, "template.yaml"))
-	tests := []struct{ name, old, new, want string }{
+	tests := []mutation{
 		{"VariableMissing", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "", "AUDIT_RETENTION_DAYS"},
 		{"VariableUnused", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n", "          AUDIT_RETENTION_DAYS: !Ref AuditRetentionDays\n          DEBUG: \"1\"\n", "DEBUG"},
 		{"NotifierVariableMissing", "          SMS_SENDER_ID: !Ref SmsSenderId\n", "", "SMS_SENDER_ID"},
@@ -102,10 +99,19 @@ func TestBrokenTemplatesFail(t *testing.T) {
 		{"NoRetain", "    DeletionPolicy: !If [IsProd, Retain, Delete]", "    DeletionPolicy: Delete", "DeletionPolicy"},
 		{"NoDeletionProtection", "DeletionProtectionEnabled: !If [IsProd, true, false]", "DeletionProtectionEnabled: false", "DeletionProtection"},
 	}
+	mustCatch(t, good, tests, check)
+}
+
+// mutation is a broken copy of template.yaml: old (which must occur once)
+// replaced by new, which a check must catch with a problem about want.
+type mutation struct{ name, old, new, want string }
+
+// mustCatch runs check on each mutation of good, in a subtest of its name.
+func mustCatch(t *testing.T, good string, tests []mutation, check func(*samtemplate.Template) []string) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if n := strings.Count(good, tt.old); n != 1 {
-				t.Fatalf("the mutation's text occurs %d times in the template, want once: update this test", n)
+				t.Fatalf("the mutation's text occurs %d times in template.yaml, want once: update this test", n)
 			}
 			tpl, err := samtemplate.Parse([]byte(strings.Replace(good, tt.old, tt.new, 1)))
 			if err != nil {
@@ -123,10 +129,7 @@ func TestBrokenTemplatesFail(t *testing.T) {
 // function's variables, by its logical id, to values the code accepts.
 func TestEnvVarsFile(t *testing.T) {
 	tpl, _ := load(t)
-	raw, err := os.ReadFile(filepath.Join(root, "events", "env.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, filepath.Join(root, "events", "env.json"))
 	var byFunction map[string]map[string]string
 	if err := json.Unmarshal(raw, &byFunction); err != nil {
 		t.Fatal(err)
@@ -231,10 +234,7 @@ func (r recordHost) Do(req *http.Request) (*http.Response, error) {
 // which must put an arm64 bootstrap into $(ARTIFACTS_DIR).
 func TestMakefileBuildsForSAM(t *testing.T) {
 	tpl, _ := load(t)
-	raw, err := os.ReadFile(filepath.Join(root, "Makefile"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := mustRead(t, filepath.Join(root, "Makefile"))
 	lines := strings.Split(string(raw), "\n")
 	for kind, pkg := range map[string]string{apiFunction: "./functions/userinfo", notifierFunction: "./functions/notifier"} {
 		target := "build-" + functionID(t, tpl, kind) + ":"

@@ -14,8 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/iam-userinfo/userinfo/infra/proc"
@@ -43,11 +41,8 @@ type Options struct {
 
 // Instance is a running local SES.
 type Instance struct {
-	port int
-	cmd  *exec.Cmd
-	done chan struct{}
-
-	stopOnce sync.Once
+	port  int
+	group *proc.Group
 }
 
 // Endpoint returns its base URL, for AWS_ENDPOINT_URL_SESV2.
@@ -78,25 +73,18 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 	tail := &tailbuf.Buffer{Max: 4096}
 	cmd := exec.CommandContext(ctx, node, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = writers(opts.Stdout, tail), writers(opts.Stderr, tail)
-	// As for DynamoDB Local: its own group, and dead with its parent.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return proc.KillGroup(cmd, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
+	group, err := proc.StartGroup(cmd)
+	if err != nil {
 		return nil, fmt.Errorf("seslocal: start node: %w", err)
 	}
-	in := &Instance{port: port, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(in.done)
-	}()
+	in := &Instance{port: port, group: group}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := in.Emails(ctx); err == nil {
 			return in, nil
 		}
 		select {
-		case <-in.done:
+		case <-group.Done():
 			return nil, fmt.Errorf("seslocal: exited while starting: %s", tail.String())
 		case <-ctx.Done():
 			in.Stop()
@@ -112,17 +100,7 @@ func Start(ctx context.Context, opts Options) (*Instance, error) {
 
 // Stop ends the process (SIGTERM, then SIGKILL after a second) and waits
 // for it. Calling it again does nothing.
-func (in *Instance) Stop() {
-	in.stopOnce.Do(func() {
-		_ = proc.KillGroup(in.cmd, syscall.SIGTERM)
-		select {
-		case <-in.done:
-		case <-time.After(time.Second):
-			_ = proc.KillGroup(in.cmd, syscall.SIGKILL)
-			<-in.done
-		}
-	})
-}
+func (in *Instance) Stop() { _ = in.group.Stop(time.Second) }
 
 // Email is one message the local SES was asked to send.
 type Email struct {
