@@ -7,14 +7,9 @@
 package localnotify
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -22,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/jsonl"
 	"github.com/iam-userinfo/userinfo/infra/smssink"
 	"github.com/iam-userinfo/userinfo/infra/streams"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
@@ -82,40 +78,13 @@ type deadLetters struct {
 }
 
 func (d *deadLetters) add(_ context.Context, f streams.Failure) {
-	line, _ := json.Marshal(f) // strings and a time: cannot fail
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(d.path), 0o700); err != nil {
+	if err := jsonl.Append(d.path, f); err != nil {
 		d.logger.Error("dead letter not written", slog.String("error", err.Error()))
-		return
 	}
-	fh, err := os.OpenFile(d.path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		d.logger.Error("dead letter not written", slog.String("error", err.Error()))
-		return
-	}
-	defer fh.Close()
-	_, _ = fh.Write(append(line, '\n'))
 }
 
 // DeadLetters returns the failures in the dead-letter file at path, oldest
 // first; none when there is no file.
-func DeadLetters(path string) ([]streams.Failure, error) {
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []streams.Failure
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	for dec.More() {
-		var f streams.Failure
-		if err := dec.Decode(&f); err != nil {
-			return nil, fmt.Errorf("localnotify: %s: %w", path, err)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
+func DeadLetters(path string) ([]streams.Failure, error) { return jsonl.Read[streams.Failure](path) }

@@ -5,16 +5,12 @@
 package smssink
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/iam-userinfo/userinfo/infra/jsonl"
 )
 
 // Message is one SMS, as the file holds it.
@@ -33,45 +29,14 @@ type Sink struct {
 
 // SendSMS appends one message.
 func (s *Sink) SendSMS(_ context.Context, to, text string) error {
-	line, err := json.Marshal(Message{To: to, Text: text, At: time.Now().UTC()})
-	if err != nil {
-		return err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+	if err := jsonl.Append(s.Path, Message{To: to, Text: text, At: time.Now().UTC()}); err != nil {
 		return fmt.Errorf("smssink: %w", err)
 	}
-	f, err := os.OpenFile(s.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("smssink: %w", err)
-	}
-	_, err = f.Write(append(line, '\n'))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return nil
 }
 
 // Read returns the messages in the file at path, oldest first; none when
 // there is no file yet.
-func Read(path string) ([]Message, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []Message
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m Message
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			return nil, fmt.Errorf("smssink: %s: %w", path, err)
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
+func Read(path string) ([]Message, error) { return jsonl.Read[Message](path) }
