@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -107,7 +108,10 @@ func newAPI(t *testing.T) *api {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b strings.Builder
-		r.Body = recordBody{r.Body, &b}
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(r.Body, &b), r.Body}
 		h.ServeHTTP(w, r)
 		a.mu.Lock()
 		a.last, a.body = r, b.String()
@@ -117,22 +121,6 @@ func newAPI(t *testing.T) *api {
 	a.url = srv.URL
 	return a
 }
-
-type recordBody struct {
-	r interface {
-		Read([]byte) (int, error)
-		Close() error
-	}
-	to *strings.Builder
-}
-
-func (b recordBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.to.Write(p[:n])
-	return n, err
-}
-
-func (b recordBody) Close() error { return b.r.Close() }
 
 // client returns the official SDK's IAM client for the API, as Huawei's
 // documentation builds one: global AK/SK credentials with the account's

@@ -10,16 +10,18 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/iam-userinfo/userinfo/infra/devkeys"
 	"github.com/iam-userinfo/userinfo/internal/app"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
 
-// Serve starts the API over table on a free port of 127.0.0.1, logging to
-// logw at logLevel ("" means info), and returns its base URL and a function
-// that stops it. It returns an error when the configuration is invalid or
-// the port cannot be opened.
-func Serve(ctx context.Context, table string, key *devkeys.Key, logLevel string, logw io.Writer) (string, func(), error) {
+// Serve starts the API over table, through client (the caller's, which made
+// the table), on a free port of 127.0.0.1, logging to logw at logLevel (""
+// means info), and returns its base URL and a function that stops it. It
+// returns an error when the configuration is invalid or the port cannot be
+// opened.
+func Serve(ctx context.Context, client *dynamodb.Client, table string, key *devkeys.Key, logLevel string, logw io.Writer) (string, func(), error) {
 	cfg, err := app.LoadConfig(func(name string) string {
 		return map[string]string{
 			"TABLE_NAME":    table,
@@ -29,10 +31,6 @@ func Serve(ctx context.Context, table string, key *devkeys.Key, logLevel string,
 			"LOG_LEVEL":     logLevel,
 		}[name]
 	})
-	if err != nil {
-		return "", nil, err
-	}
-	client, err := awsconfig.NewClient(ctx)
 	if err != nil {
 		return "", nil, err
 	}

@@ -100,9 +100,6 @@ func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 	e := &apiEnv{t: t, table: table, client: client, key: key, logs: &tailbuf.Buffer{},
 		store: ddbtable.New(client, table, dynamo.Options{})}
 
-	if endpoint != "" {
-		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
-	}
 	vars := map[string]string{
 		"TABLE_NAME":    table,
 		"AUTH_JWKS_URL": key.JWKSURL(),
@@ -118,16 +115,19 @@ func newEnv(t testing.TB, endpoint string, env ...string) *apiEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	apiClient, err := awsconfig.NewClient(ctx) // through the proxy when there is one
-	if err != nil {
-		t.Fatal(err)
+	apiClient := client
+	if endpoint != "" {
+		// Only the API's client goes through the proxy.
+		t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+		apiClient, err = awsconfig.NewClient(ctx)
+		os.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddbEndpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	h, err := app.New(ctx, cfg, testLogger(e.logs, cfg.LogLevel), apiClient)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if endpoint != "" {
-		os.Setenv("AWS_ENDPOINT_URL_DYNAMODB", ddbEndpoint) // only the API's client goes through the proxy
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

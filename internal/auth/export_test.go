@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -78,9 +77,5 @@ const (
 )
 
 func NextRefresh(h http.Header, failed bool) time.Duration {
-	var err error
-	if failed {
-		err = errors.New("failed")
-	}
-	return nextRefresh(maxAge(h), err, jwksRefreshMin)
+	return nextRefresh(maxAge(h), failed, jwksRefreshMin)
 }

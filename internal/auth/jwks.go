@@ -73,7 +73,7 @@ func (r *remoteKeys) refreshLoop(ctx context.Context) {
 	maxAge, err := r.fetch(ctx)
 	close(r.ready)
 	for ctx.Err() == nil {
-		wait := nextRefresh(maxAge, err, r.refreshMin)
+		wait := nextRefresh(maxAge, err != nil, r.refreshMin)
 		if err != nil {
 			r.logger.ErrorContext(ctx, "JWKS refresh failed", "jwks_url", r.url, "retry_in", wait.String(), "error", err.Error())
 		}
@@ -91,9 +91,9 @@ func (r *remoteKeys) refreshLoop(ctx context.Context) {
 // nextRefresh returns the wait before the next fetch: the issuer's max-age
 // (negative: none) within [floor, jwksRefreshMax], or floor after a failed
 // fetch.
-func nextRefresh(maxAge time.Duration, err error, floor time.Duration) time.Duration {
+func nextRefresh(maxAge time.Duration, failed bool, floor time.Duration) time.Duration {
 	switch {
-	case err != nil:
+	case failed:
 		return floor
 	case maxAge < 0 || maxAge > jwksRefreshMax:
 		return jwksRefreshMax

@@ -16,13 +16,15 @@ const tokenHeader = "X-Auth-Token"
 // handlePutUserInfo changes the caller's email and/or mobile number: 204,
 // or 202 with where the codes went (pendingBody) in an account that
 // verifies changes.
-//
-// The token and the caller are checked before the body, so a caller who
-// fails them learns nothing of how its body would be judged, and the
-// handler does not read it (under Lambda the event already holds it).
 func handlePutUserInfo(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		requested, err := putUserInfo(w, r, cfg, auth, svc)
+		ctx := r.Context()
+		p, user, upd, err := checkRequest(w, r, cfg, auth, svc, decodeUpdate)
+		var requested []userinfo.Requested
+		if err == nil {
+			// UpdateContact validates the values first.
+			requested, err = svc.UpdateContact(ctx, p, user, upd, requestMeta(ctx))
+		}
 		if err != nil {
 			respondError(w, r, err)
 			return
@@ -56,25 +58,15 @@ func newPendingBody(requested []userinfo.Requested) pendingBody {
 	return b
 }
 
-// handleVerify applies the pending changes whose codes the body holds, with
-// the checks of handlePutUserInfo in the same order, and answers 204.
+// handleVerify applies the pending changes whose codes the body holds, and
+// answers 204.
 func handleVerify(cfg Config, auth Authenticator, svc *userinfo.Service) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		err := func() error {
-			p, user, err := authorize(r, cfg, auth, svc)
-			if err != nil {
-				return err
-			}
-			codes, err := decodeCodes(w, r)
-			if err != nil {
-				return err
-			}
-			if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-				return err
-			}
-			return svc.Verify(ctx, p, user, codes, requestMeta(ctx))
-		}()
+		p, user, codes, err := checkRequest(w, r, cfg, auth, svc, decodeCodes)
+		if err == nil {
+			err = svc.Verify(ctx, p, user, codes, requestMeta(ctx))
+		}
 		if err != nil {
 			respondError(w, r, err)
 			return
@@ -83,39 +75,32 @@ func handleVerify(cfg Config, auth Authenticator, svc *userinfo.Service) http.Ha
 	})
 }
 
-// putUserInfo runs the checks and the change of handlePutUserInfo in the
-// contract's order, and returns the first error. The time left is checked
-// before each store step: the read, then the write.
-func putUserInfo(w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) ([]userinfo.Requested, error) {
+// checkRequest runs the checks both routes make before their store write,
+// in the contract's order, and returns the first error: the token, the
+// caller against the path's user (which reads the user), then the body,
+// decoded by decodeBody. The time left is checked before each store step:
+// the read, then the write.
+//
+// The token and the caller come before the body, so a caller who fails them
+// learns nothing of how its body would be judged, and the handler does not
+// read it (under Lambda the event already holds it).
+func checkRequest[B any](w http.ResponseWriter, r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service,
+	decodeBody func(http.ResponseWriter, *http.Request) (B, error)) (p userinfo.Principal, user *userinfo.User, body B, err error) {
 	ctx := r.Context()
-	p, user, err := authorize(r, cfg, auth, svc)
-	if err != nil {
-		return nil, err
+	if p, err = authenticate(ctx, auth, r.Header); err != nil {
+		return
 	}
-	upd, err := decodeUpdate(w, r)
-	if err != nil {
-		return nil, err
+	if err = checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
+		return
 	}
-	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-		return nil, err
+	if user, err = svc.Authorize(ctx, p, r.PathValue("user_id")); err != nil {
+		return
 	}
-	// UpdateContact validates the values first.
-	return svc.UpdateContact(ctx, p, user, upd, requestMeta(ctx))
-}
-
-// authorize checks the token, then the caller against the path's user
-// (which reads the user, if there is time left).
-func authorize(r *http.Request, cfg Config, auth Authenticator, svc *userinfo.Service) (userinfo.Principal, *userinfo.User, error) {
-	ctx := r.Context()
-	p, err := authenticate(ctx, auth, r.Header)
-	if err != nil {
-		return p, nil, err
+	if body, err = decodeBody(w, r); err != nil {
+		return
 	}
-	if err := checkTimeLeft(ctx, cfg.DeadlineMargin); err != nil {
-		return p, nil, err
-	}
-	user, err := svc.Authorize(ctx, p, r.PathValue("user_id"))
-	return p, user, err
+	err = checkTimeLeft(ctx, cfg.DeadlineMargin)
+	return
 }
 
 // requestMeta is what the audit trail and the messages say of the request.

@@ -181,7 +181,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	url, shutdown, err := localapi.Serve(ctx, table, key, "", io.Discard)
+	url, shutdown, err := localapi.Serve(ctx, client, table, key, "", io.Discard)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer f.Close()
 		logw = f
 	}
-	url, shutdown, err := localapi.Serve(ctx, table, key, o.logLevel, logw)
+	url, shutdown, err := localapi.Serve(ctx, client, table, key, o.logLevel, logw)
 	if err != nil {
 		return err
 	}
