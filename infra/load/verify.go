@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"reflect"
 	"slices"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -14,9 +16,21 @@ import (
 )
 
 // ReadState reads the table's users, guards and audit records for p, as
-// Verify wants them: once after seeding, once after the run.
+// Verify wants them: once after seeding, once after the run. A write the
+// API gave up on (503 at its deadline) may still land after the run, and a
+// scan is no snapshot, so it reads until two reads in a row agree (at most
+// 20, 100 ms apart) and returns the last.
 func ReadState(ctx context.Context, client *dynamodb.Client, table string, p Population) (*tablecheck.State, error) {
-	return tablecheck.Read(ctx, client, table, p.Domains, p.UserIDs())
+	prev, err := tablecheck.Read(ctx, client, table, p.Domains, p.UserIDs())
+	for i := 0; err == nil && i < 20; i++ {
+		time.Sleep(100 * time.Millisecond)
+		var cur *tablecheck.State
+		if cur, err = tablecheck.Read(ctx, client, table, p.Domains, p.UserIDs()); err == nil && reflect.DeepEqual(cur, prev) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, err
 }
 
 // Verify checks a run's report against the table before and after it.

@@ -13,11 +13,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"reflect"
 	"syscall"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
@@ -139,11 +136,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if runErr != nil {
 		return fmt.Errorf("run cut short: %w", runErr)
 	}
-	// A request the API gave up on (503 at its deadline) may still land in
-	// DynamoDB Local after its answer, and a scan is no snapshot: stop the
-	// API, then read until two reads agree.
-	shutdown()
-	after, err := settledState(context.WithoutCancel(ctx), client, table, pop)
+	shutdown() // no request in flight while the table is read
+	after, err := load.ReadState(context.WithoutCancel(ctx), client, table, pop)
 	if err != nil {
 		return err
 	}
@@ -162,19 +156,4 @@ func audits(before, after *tablecheck.State) int {
 		n += len(recs)
 	}
 	return n
-}
-
-// settledState reads the table's state until two reads in a row agree (at
-// most 20, 100 ms apart), and returns the last.
-func settledState(ctx context.Context, client *dynamodb.Client, table string, pop load.Population) (*tablecheck.State, error) {
-	prev, err := load.ReadState(ctx, client, table, pop)
-	for i := 0; err == nil && i < 20; i++ {
-		time.Sleep(100 * time.Millisecond)
-		var cur *tablecheck.State
-		if cur, err = load.ReadState(ctx, client, table, pop); err == nil && reflect.DeepEqual(cur, prev) {
-			return cur, nil
-		}
-		prev = cur
-	}
-	return prev, err
 }
