@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -97,16 +95,14 @@ func setUp(dir string) (func(), error) {
 		return nil, err
 	}
 	bootstrap = filepath.Join(dir, "bootstrap")
-	build := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", bootstrap, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the bootstrap: %v\n%s", err, out)
+	ctx := context.Background()
+	if err := rie.Build(ctx, ".", bootstrap, ""); err != nil {
+		return nil, err
 	}
 	var err error
 	if key, err = devkeys.LoadOrCreate(filepath.Join(dir, "keys")); err != nil {
 		return nil, err
 	}
-	ctx := context.Background()
 	in, err := ddblocal.Start(ctx, ddblocal.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("DynamoDB Local: %w", err)

@@ -29,7 +29,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -113,7 +112,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err := copyFile(b.prebuilt, b.path); err != nil {
 				return err
 			}
-		} else if err := build(ctx, b.path, b.pkg, runtime.GOARCH); err != nil {
+		} else if err := rie.Build(ctx, b.pkg, b.path, runtime.GOARCH); err != nil {
 			return err
 		}
 		if b.size, err = fileSize(b.path); err != nil {
@@ -124,7 +123,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		arm := filepath.Join(dir, strconv.Itoa(i)+"-arm64", "bootstrap")
-		if err := build(ctx, arm, b.pkg, "arm64"); err != nil {
+		if err := rie.Build(ctx, b.pkg, arm, "arm64"); err != nil {
 			return err
 		}
 		if b.sizeARM, err = fileSize(arm); err != nil {
@@ -374,16 +373,6 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return os.WriteFile(to, raw, 0o755)
-}
-
-// build builds pkg as make build does, for arch.
-func build(ctx context.Context, out, pkg, arch string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("build %s for %s: %v\n%s", pkg, arch, err, b)
-	}
-	return nil
 }
 
 // render returns the event template with a fresh token for alice and a
