@@ -14,7 +14,8 @@ STATICCHECK_VERSION := v0.8.2
 # container; make invoke and the tests run it here, without Docker.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 # lambda_build builds the function of package $(2) for Lambda on GOARCH $(1)
-# into $(3): make build, build-local and sam build's targets alike.
+# into $(3): make build, build-local and sam build's targets alike (infra/rie.Build
+# is the same build for the tests and make coldstart).
 lambda_build = CGO_ENABLED=0 GOOS=linux GOARCH=$(1) go build -tags lambda.norpc -trimpath -ldflags '-s -w' -o $(3) $(2)
 # Go programs for this machine are built without cgo, which they do not
 # need: no gcc runs, and nothing is written to /tmp probing it.
