@@ -7,19 +7,15 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
@@ -132,37 +128,6 @@ func keySchema(ks []types.KeySchemaElement) []string {
 		out = append(out, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
 	}
 	return out
-}
-
-// recordingClient returns a client that notes the name of every operation
-// it is asked to call.
-func recordingClient(t *testing.T) (*dynamodb.Client, func() []string) {
-	t.Helper()
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	record := func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordOperation",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				mu.Lock()
-				seen[awsmiddleware.GetOperationName(ctx)] = true
-				mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}
-	rc, err := awsconfig.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rc, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		var ops []string
-		for op := range seen {
-			ops = append(ops, op)
-		}
-		sort.Strings(ops)
-		return ops
-	}
 }
 
 func TestCreate(t *testing.T) {
@@ -282,7 +247,7 @@ func TestAccount(t *testing.T) {
 func TestOperations(t *testing.T) {
 	ctx := context.Background()
 
-	rc, seen := recordingClient(t)
+	rc, seen := ddbtest.RecordingClient(t)
 	name := newID("seed-table-")
 	if err := ddbtable.Create(ctx, rc, name); err != nil {
 		t.Fatal(err)
