@@ -14,11 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -28,28 +26,11 @@ const table = "ddbtable-test"
 
 var client *dynamodb.Client
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx := context.Background()
-	in, err := ddblocal.Start(ctx, ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ddbtable tests need DynamoDB Local:", err)
-		return 1
-	}
-	defer in.Stop()
-	for k, v := range ddblocal.ClientEnv(in.Endpoint()) {
-		os.Setenv(k, v)
-	}
-	if client, err = awsconfig.NewClient(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := ddbtable.Create(ctx, client, table); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(ddbtest.Run(m, "ddbtable", func(ctx context.Context, _ string, c *dynamodb.Client) error {
+		client = c
+		return ddbtable.Create(ctx, client, table)
+	}))
 }
 
 func newID(prefix string) string {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,10 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -30,45 +27,11 @@ var (
 	client   *dynamodb.Client // NewClient against endpoint
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx := context.Background()
-	in, err := ddblocal.Start(ctx, ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dynamo tests need DynamoDB Local:", err)
-		return 1
-	}
-	defer in.Stop()
-	endpoint = in.Endpoint()
-
-	// Dummy credentials and no shared config files, so that nothing on the
-	// developer's machine (a profile, SSO, the metadata endpoint) is used.
-	nowhere := filepath.Join(os.TempDir(), "dynamo-test-no-such-file")
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "local",
-		"AWS_SECRET_ACCESS_KEY":       "local",
-		"AWS_REGION":                  "us-east-1",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             nowhere,
-		"AWS_SHARED_CREDENTIALS_FILE": nowhere,
-		dynamo.EndpointEnv:            endpoint,
-	} {
-		os.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"} {
-		os.Unsetenv(k)
-	}
-
-	if client, err = awsconfig.NewClient(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := ddbtable.Create(ctx, client, table); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(ddbtest.Run(m, "dynamo", func(ctx context.Context, url string, c *dynamodb.Client) error {
+		endpoint, client = url, c
+		return ddbtable.Create(ctx, client, table)
+	}))
 }
 
 func newID(prefix string) string {

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -15,32 +14,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 var client *dynamodb.Client
 
 func TestMain(m *testing.M) {
-	ddb, err := ddblocal.Start(context.Background(), ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "rekey tests need DynamoDB Local:", err)
-		os.Exit(1)
-	}
-	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
-		os.Setenv(k, v)
-	}
-	if client, err = awsconfig.NewClient(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ddb.Stop()
-	os.Exit(code)
+	os.Exit(ddbtest.Run(m, "rekey", func(_ context.Context, _ string, c *dynamodb.Client) error {
+		client = c
+		return nil
+	}))
 }
 
 func randomID(prefix string) string {

@@ -1,11 +1,14 @@
-// Package ddbtest helps tests that use DynamoDB Local, with clients built
-// as the API builds them (awsconfig.NewClient). It is for tests only: make
-// run's server does not link the SDK's configuration code, so ddblocal
-// cannot offer this.
+// Package ddbtest runs a package's tests against a DynamoDB Local of their
+// own, with clients built as the API builds them (awsconfig.NewClient). It
+// is for tests only: make run's server does not link the SDK's
+// configuration code, so ddblocal cannot offer this.
 package ddbtest
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -15,8 +18,51 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/middleware"
 
+	"github.com/iam-userinfo/userinfo/infra/ddblocal"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 )
+
+// Run starts DynamoDB Local, points the process's AWS environment at it,
+// calls setup (nil: none) with the instance's endpoint and a client from
+// awsconfig.NewClient, runs m and stops the instance. It returns the exit
+// code for os.Exit: m.Run's, or 1 when a step before it fails, with the
+// reason on stderr (that pkg's tests need DynamoDB Local, when it does not
+// start).
+func Run(m *testing.M, pkg string, setup func(ctx context.Context, endpoint string, c *dynamodb.Client) error) int {
+	ctx := context.Background()
+	in, err := ddblocal.Start(ctx, ddblocal.Options{})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s tests need DynamoDB Local: %v\n", pkg, err)
+		return 1
+	}
+	defer in.Stop()
+	setEnv(in.Endpoint())
+	c, err := awsconfig.NewClient(ctx)
+	if err == nil && setup != nil {
+		err = setup(ctx, in.Endpoint(), c)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// setEnv sets ddblocal.ClientEnv, and dummy credentials and no shared
+// config files, so that nothing on the developer's machine (a profile, SSO,
+// the metadata endpoint) is used.
+func setEnv(endpoint string) {
+	nowhere := filepath.Join(os.TempDir(), "ddbtest-no-such-file")
+	env := ddblocal.ClientEnv(endpoint)
+	env["AWS_CONFIG_FILE"] = nowhere
+	env["AWS_SHARED_CREDENTIALS_FILE"] = nowhere
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
+	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"} {
+		os.Unsetenv(k)
+	}
+}
 
 // RecordingClient returns a client from awsconfig.NewClient that notes the
 // name of every operation it is asked to call, and a function that returns
