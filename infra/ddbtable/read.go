@@ -1,7 +1,9 @@
 package ddbtable
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,17 +53,14 @@ func (t *Table) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Version != b.Version {
-			return a.Version < b.Version
-		}
-		return a.Value < b.Value
-	})
+	slices.SortFunc(out, CompareGuards)
 	return out, err
+}
+
+// CompareGuards orders guards by account, kind, key version and value, as
+// slices.SortFunc wants: Guards returns them in this order.
+func CompareGuards(a, b Guard) int {
+	return cmp.Or(cmp.Compare(a.DomainID, b.DomainID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Value, b.Value))
 }
 
 // scan hands every item of the table, read consistently, to each, and stops

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -87,7 +88,7 @@ func Read(ctx context.Context, client *dynamodb.Client, table string, domains, u
 		}
 		st.Guards = append(st.Guards, gs...)
 	}
-	sortGuards(st.Guards)
+	slices.SortFunc(st.Guards, ddbtable.CompareGuards)
 	n, err := countItems(ctx, client, table)
 	if err != nil {
 		return nil, err
@@ -109,22 +110,6 @@ func countItems(ctx context.Context, client *dynamodb.Client, table string) (int
 		n += int(page.Count)
 	}
 	return n, nil
-}
-
-func sortGuards(gs []ddbtable.Guard) {
-	sort.Slice(gs, func(i, j int) bool {
-		a, b := gs[i], gs[j]
-		if a.DomainID != b.DomainID {
-			return a.DomainID < b.DomainID
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Version != b.Version {
-			return a.Version < b.Version
-		}
-		return a.Value < b.Value
-	})
 }
 
 // Clone returns a deep copy of st.
