@@ -73,11 +73,14 @@ func Read(ctx context.Context, client *dynamodb.Client, table string, domains, u
 		if len(recs) > 0 {
 			st.Audits[id] = recs
 		}
-		ms, err := s.Messages(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
+	}
+	// One scan for every user's messages, not one each.
+	msgs, err := s.MessagesOf(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range userIDs {
+		for _, m := range msgs[id] {
 			st.Notices[id] = append(st.Notices[id], Notice{m.Kind, m.To, m.NewValue, m.RequestID})
 		}
 	}
