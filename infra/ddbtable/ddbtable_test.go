@@ -2,8 +2,6 @@ package ddbtable_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"reflect"
@@ -33,36 +31,14 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+// newID and seedUser are ddbtest's: ids and users of tests that share the
+// table.
+var newID, seedUser = ddbtest.NewID, ddbtest.SeedUser
 
 var fixedNow = time.Now().UTC().Truncate(time.Second)
 
 func newStore(c *dynamodb.Client) *ddbtable.Table {
 	return ddbtable.New(c, table, dynamo.Options{Now: func() time.Time { return fixedNow }})
-}
-
-// seedUser writes a user of domainID with a verified email and mobile
-// number and returns it as stored.
-func seedUser(t *testing.T, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
-	t.Helper()
-	u := userinfo.User{
-		ID: newID("u-"), DomainID: domainID, Name: "user",
-		Email: email, EmailVerified: email != "",
-		AreaCode: areaCode, Phone: phone, PhoneVerified: phone != "",
-		Enabled: true,
-	}
-	if err := s.UpsertUser(context.Background(), u); err != nil {
-		t.Fatalf("UpsertUser: %v", err)
-	}
-	got, err := s.GetUser(context.Background(), u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
-	return got
 }
 
 func putAccount(t *testing.T, s *ddbtable.Table, a userinfo.Account) {

@@ -2,8 +2,6 @@ package dynamo_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"os"
 	"testing"
 	"time"
@@ -34,11 +32,9 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+// newID and seedUser are ddbtest's: ids and users of tests that share the
+// table.
+var newID, seedUser = ddbtest.NewID, ddbtest.SeedUser
 
 // fixedNow is the clock of the stores under test, so timestamps can be
 // compared exactly. It must be near the real time: DynamoDB Local runs a
@@ -50,27 +46,6 @@ const retention = 30 * 24 * time.Hour
 
 func newStore(c *dynamodb.Client) *ddbtable.Table {
 	return ddbtable.New(c, table, dynamo.Options{AuditRetention: retention, Now: func() time.Time { return fixedNow }})
-}
-
-// seedUser writes a user of domainID with a verified email and mobile
-// number and returns it as stored.
-func seedUser(t *testing.T, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
-	t.Helper()
-	ctx := context.Background()
-	u := userinfo.User{
-		ID: newID("u-"), DomainID: domainID, Name: "user",
-		Email: email, EmailVerified: email != "",
-		AreaCode: areaCode, Phone: phone, PhoneVerified: phone != "",
-		Enabled: true,
-	}
-	if err := s.UpsertUser(ctx, u); err != nil {
-		t.Fatalf("UpsertUser: %v", err)
-	}
-	got, err := s.GetUser(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
-	return got
 }
 
 // email and mobile return a change's new value as the service would make it.

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"strings"
@@ -28,12 +26,6 @@ func TestMain(m *testing.M) {
 		client = c
 		return nil
 	}))
-}
-
-func randomID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -78,12 +70,12 @@ func putLegacyUser(t *testing.T, table, id, domain, email, areaCode, phone strin
 // one already keyed), a value the rules now refuse, a stray guard.
 func TestRekey(t *testing.T) {
 	ctx := context.Background()
-	table := randomID("rekey-")
+	table := ddbtest.NewID("rekey-")
 	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	store := ddbtable.New(client, table, dynamo.Options{})
-	d1, d2 := randomID("d-"), randomID("d-")
+	d1, d2 := ddbtest.NewID("d-"), ddbtest.NewID("d-")
 	putLegacyUser(t, table, "u1", d1, "Alice@Example.com", "+44", "07911123456") // both move
 	putLegacyUser(t, table, "u2", d1, "bob@example.com", "", "")                 // u2 and u3: one key
 	putLegacyUser(t, table, "u3", d1, "ｂｏｂ@example.com", "", "")
@@ -223,7 +215,7 @@ func TestRekey(t *testing.T) {
 	})
 
 	t.Run("CleanTableExitsZero", func(t *testing.T) {
-		clean := randomID("rekey-clean-")
+		clean := ddbtest.NewID("rekey-clean-")
 		if err := ddbtable.Create(ctx, client, clean); err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,8 @@ package ddbtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +21,9 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
+	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 // Run starts DynamoDB Local, points the process's AWS environment at it,
@@ -94,4 +98,34 @@ func RecordingClient(t testing.TB) (*dynamodb.Client, func() []string) {
 		sort.Strings(ops)
 		return ops
 	}
+}
+
+// NewID returns prefix followed by 12 random hex digits: tests that share a
+// table stay apart by using fresh user and account ids.
+func NewID(prefix string) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}
+
+// SeedUser writes a user of domainID with a fresh id and a verified email
+// and mobile number, and returns it as stored. It fails t when either call
+// fails.
+func SeedUser(t testing.TB, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
+	t.Helper()
+	ctx := context.Background()
+	u := userinfo.User{
+		ID: NewID("u-"), DomainID: domainID, Name: "user",
+		Email: email, EmailVerified: email != "",
+		AreaCode: areaCode, Phone: phone, PhoneVerified: phone != "",
+		Enabled: true,
+	}
+	if err := s.UpsertUser(ctx, u); err != nil {
+		t.Fatalf("UpsertUser: %v", err)
+	}
+	got, err := s.GetUser(ctx, u.ID)
+	if err != nil {
+		t.Fatalf("GetUser: %v", err)
+	}
+	return got
 }
