@@ -2,27 +2,19 @@ package ddbtable_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"reflect"
-	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -32,60 +24,21 @@ const table = "ddbtable-test"
 
 var client *dynamodb.Client
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx := context.Background()
-	in, err := ddblocal.Start(ctx, ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "ddbtable tests need DynamoDB Local:", err)
-		return 1
-	}
-	defer in.Stop()
-	for k, v := range ddblocal.ClientEnv(in.Endpoint()) {
-		os.Setenv(k, v)
-	}
-	if client, err = awsconfig.NewClient(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := ddbtable.Create(ctx, client, table); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(ddbtest.Run(m, "ddbtable", func(ctx context.Context, _ string, c *dynamodb.Client) error {
+		client = c
+		return ddbtable.Create(ctx, client, table)
+	}))
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+// newID and seedUser are ddbtest's: ids and users of tests that share the
+// table.
+var newID, seedUser = ddbtest.NewID, ddbtest.SeedUser
 
 var fixedNow = time.Now().UTC().Truncate(time.Second)
 
 func newStore(c *dynamodb.Client) *ddbtable.Table {
 	return ddbtable.New(c, table, dynamo.Options{Now: func() time.Time { return fixedNow }})
-}
-
-// seedUser writes a user of domainID with a verified email and mobile
-// number and returns it as stored.
-func seedUser(t *testing.T, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
-	t.Helper()
-	u := userinfo.User{
-		ID: newID("u-"), DomainID: domainID, Name: "user",
-		Email: email, EmailVerified: email != "",
-		AreaCode: areaCode, Phone: phone, PhoneVerified: phone != "",
-		Enabled: true,
-	}
-	if err := s.UpsertUser(context.Background(), u); err != nil {
-		t.Fatalf("UpsertUser: %v", err)
-	}
-	got, err := s.GetUser(context.Background(), u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
-	return got
 }
 
 func putAccount(t *testing.T, s *ddbtable.Table, a userinfo.Account) {
@@ -132,37 +85,6 @@ func keySchema(ks []types.KeySchemaElement) []string {
 		out = append(out, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
 	}
 	return out
-}
-
-// recordingClient returns a client that notes the name of every operation
-// it is asked to call.
-func recordingClient(t *testing.T) (*dynamodb.Client, func() []string) {
-	t.Helper()
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	record := func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordOperation",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				mu.Lock()
-				seen[awsmiddleware.GetOperationName(ctx)] = true
-				mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}
-	rc, err := awsconfig.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rc, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		var ops []string
-		for op := range seen {
-			ops = append(ops, op)
-		}
-		sort.Strings(ops)
-		return ops
-	}
 }
 
 func TestCreate(t *testing.T) {
@@ -282,7 +204,7 @@ func TestAccount(t *testing.T) {
 func TestOperations(t *testing.T) {
 	ctx := context.Background()
 
-	rc, seen := recordingClient(t)
+	rc, seen := ddbtest.RecordingClient(t)
 	name := newID("seed-table-")
 	if err := ddbtable.Create(ctx, rc, name); err != nil {
 		t.Fatal(err)

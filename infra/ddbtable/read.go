@@ -1,7 +1,9 @@
 package ddbtable
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -51,17 +53,14 @@ func (t *Table) Guards(ctx context.Context, domainID string) ([]Guard, error) {
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Version != b.Version {
-			return a.Version < b.Version
-		}
-		return a.Value < b.Value
-	})
+	slices.SortFunc(out, CompareGuards)
 	return out, err
+}
+
+// CompareGuards orders guards by account, kind, key version and value, as
+// slices.SortFunc wants: Guards returns them in this order.
+func CompareGuards(a, b Guard) int {
+	return cmp.Or(cmp.Compare(a.DomainID, b.DomainID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Version, b.Version), cmp.Compare(a.Value, b.Value))
 }
 
 // scan hands every item of the table, read consistently, to each, and stops
@@ -134,13 +133,24 @@ func (t *Table) AuditRecords(ctx context.Context, userID string, from, to time.T
 // by time (in clear: never log them). It scans the whole table: for tests
 // and small local tables.
 func (t *Table) Messages(ctx context.Context, userID string) ([]userinfo.Message, error) {
-	var out []userinfo.Message
+	ms, err := t.MessagesOf(ctx, []string{userID})
+	return ms[userID], err
+}
+
+// MessagesOf is Messages for each of userIDs, by user id, with one scan of
+// the table.
+func (t *Table) MessagesOf(ctx context.Context, userIDs []string) (map[string][]userinfo.Message, error) {
+	want := map[string]bool{}
+	for _, id := range userIDs {
+		want[id] = true
+	}
+	out := map[string][]userinfo.Message{}
 	err := t.scan(ctx, func(av dynamo.Item) error {
 		var key struct {
 			PK     string `dynamodbav:"pk"`
 			UserID string `dynamodbav:"user_id"`
 		}
-		if attributevalue.UnmarshalMap(av, &key) != nil || !strings.HasPrefix(key.PK, dynamo.OutboxPrefix) || key.UserID != userID {
+		if attributevalue.UnmarshalMap(av, &key) != nil || !strings.HasPrefix(key.PK, dynamo.OutboxPrefix) || !want[key.UserID] {
 			return nil
 		}
 		var it dynamo.OutboxItem
@@ -152,9 +162,11 @@ func (t *Table) Messages(ctx context.Context, userID string) ([]userinfo.Message
 		if err != nil {
 			return wrap("Scan: message "+key.PK, err)
 		}
-		out = append(out, *m)
+		out[key.UserID] = append(out[key.UserID], *m)
 		return nil
 	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	for _, ms := range out {
+		sort.SliceStable(ms, func(i, j int) bool { return ms[i].At.Before(ms[j].At) })
+	}
 	return out, err
 }

@@ -159,7 +159,7 @@ func (st *State) Apply(id string, c Contact, rec ddbtable.AuditRecord) *State {
 			out.Items++
 		}
 	}
-	sortGuards(out.Guards)
+	slices.SortFunc(out.Guards, ddbtable.CompareGuards)
 	out.Audits[id] = append(out.Audits[id], rec)
 	out.Items++
 	return out

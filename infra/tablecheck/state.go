@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"time"
 
@@ -72,11 +73,14 @@ func Read(ctx context.Context, client *dynamodb.Client, table string, domains, u
 		if len(recs) > 0 {
 			st.Audits[id] = recs
 		}
-		ms, err := s.Messages(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
+	}
+	// One scan for every user's messages, not one each.
+	msgs, err := s.MessagesOf(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range userIDs {
+		for _, m := range msgs[id] {
 			st.Notices[id] = append(st.Notices[id], Notice{m.Kind, m.To, m.NewValue, m.RequestID})
 		}
 	}
@@ -87,7 +91,7 @@ func Read(ctx context.Context, client *dynamodb.Client, table string, domains, u
 		}
 		st.Guards = append(st.Guards, gs...)
 	}
-	sortGuards(st.Guards)
+	slices.SortFunc(st.Guards, ddbtable.CompareGuards)
 	n, err := countItems(ctx, client, table)
 	if err != nil {
 		return nil, err
@@ -109,22 +113,6 @@ func countItems(ctx context.Context, client *dynamodb.Client, table string) (int
 		n += int(page.Count)
 	}
 	return n, nil
-}
-
-func sortGuards(gs []ddbtable.Guard) {
-	sort.Slice(gs, func(i, j int) bool {
-		a, b := gs[i], gs[j]
-		if a.DomainID != b.DomainID {
-			return a.DomainID < b.DomainID
-		}
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		if a.Version != b.Version {
-			return a.Version < b.Version
-		}
-		return a.Value < b.Value
-	})
 }
 
 // Clone returns a deep copy of st.

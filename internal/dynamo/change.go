@@ -306,8 +306,8 @@ func (t *tx) changeCancelled(c userinfo.Change, tce *types.TransactionCanceledEx
 			return err
 		}
 	}
-	for r, field := range map[role]string{rolePendingEmail: userinfo.FieldEmail, rolePendingMobile: userinfo.FieldMobile} {
-		if code, _ := t.reason(tce, r); code == codeConditionFailed {
+	for _, field := range []string{userinfo.FieldEmail, userinfo.FieldMobile} {
+		if code, _ := t.reason(tce, pendingRoles[field]); code == codeConditionFailed {
 			if t.requesting {
 				return &userinfo.StaleError{} // another request replaced it meanwhile
 			}

@@ -85,17 +85,9 @@ func AccountCondition(name string, c userinfo.Change, requesting bool) (expressi
 	return cb, applies, nil
 }
 
-// PutUser and PutAccountItem write u and a as whole items, as tools do.
+// PutUser writes u as the whole item, as tools do.
 func (s *Store) PutUser(ctx context.Context, u userinfo.User) error {
-	return s.putItem(ctx, NewUserItem(u))
-}
-
-func (s *Store) PutAccountItem(ctx context.Context, a userinfo.Account) error {
-	return s.putItem(ctx, NewAccountItem(a))
-}
-
-func (s *Store) putItem(ctx context.Context, in any) error {
-	av, err := MarshalItem(in)
+	av, err := MarshalItem(NewUserItem(u))
 	if err != nil {
 		return err
 	}

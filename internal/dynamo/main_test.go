@@ -2,11 +2,7 @@ package dynamo_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,10 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -30,52 +25,16 @@ var (
 	client   *dynamodb.Client // NewClient against endpoint
 )
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	ctx := context.Background()
-	in, err := ddblocal.Start(ctx, ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dynamo tests need DynamoDB Local:", err)
-		return 1
-	}
-	defer in.Stop()
-	endpoint = in.Endpoint()
-
-	// Dummy credentials and no shared config files, so that nothing on the
-	// developer's machine (a profile, SSO, the metadata endpoint) is used.
-	nowhere := filepath.Join(os.TempDir(), "dynamo-test-no-such-file")
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "local",
-		"AWS_SECRET_ACCESS_KEY":       "local",
-		"AWS_REGION":                  "us-east-1",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_CONFIG_FILE":             nowhere,
-		"AWS_SHARED_CREDENTIALS_FILE": nowhere,
-		dynamo.EndpointEnv:            endpoint,
-	} {
-		os.Setenv(k, v)
-	}
-	for _, k := range []string{"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_DEFAULT_PROFILE"} {
-		os.Unsetenv(k)
-	}
-
-	if client, err = awsconfig.NewClient(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if err := ddbtable.Create(ctx, client, table); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+func TestMain(m *testing.M) {
+	os.Exit(ddbtest.Run(m, "dynamo", func(ctx context.Context, url string, c *dynamodb.Client) error {
+		endpoint, client = url, c
+		return ddbtable.Create(ctx, client, table)
+	}))
 }
 
-func newID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
-}
+// newID and seedUser are ddbtest's: ids and users of tests that share the
+// table.
+var newID, seedUser = ddbtest.NewID, ddbtest.SeedUser
 
 // fixedNow is the clock of the stores under test, so timestamps can be
 // compared exactly. It must be near the real time: DynamoDB Local runs a
@@ -87,27 +46,6 @@ const retention = 30 * 24 * time.Hour
 
 func newStore(c *dynamodb.Client) *ddbtable.Table {
 	return ddbtable.New(c, table, dynamo.Options{AuditRetention: retention, Now: func() time.Time { return fixedNow }})
-}
-
-// seedUser writes a user of domainID with a verified email and mobile
-// number and returns it as stored.
-func seedUser(t *testing.T, s *ddbtable.Table, domainID, email, areaCode, phone string) *userinfo.User {
-	t.Helper()
-	ctx := context.Background()
-	u := userinfo.User{
-		ID: newID("u-"), DomainID: domainID, Name: "user",
-		Email: email, EmailVerified: email != "",
-		AreaCode: areaCode, Phone: phone, PhoneVerified: phone != "",
-		Enabled: true,
-	}
-	if err := s.UpsertUser(ctx, u); err != nil {
-		t.Fatalf("UpsertUser: %v", err)
-	}
-	got, err := s.GetUser(ctx, u.ID)
-	if err != nil {
-		t.Fatalf("GetUser: %v", err)
-	}
-	return got
 }
 
 // email and mobile return a change's new value as the service would make it.

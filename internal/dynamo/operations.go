@@ -1,11 +1,6 @@
 package dynamo
 
-import (
-	"slices"
-	"sort"
-
-	"github.com/iam-userinfo/userinfo/internal/userinfo"
-)
+import "github.com/iam-userinfo/userinfo/internal/userinfo"
 
 // Operations returns the DynamoDB operations the request path calls,
 // sorted. TestOperations holds it to the calls the request path makes.
@@ -51,14 +46,4 @@ func NotifierGrants() []Grant {
 		{[]string{"dynamodb:GetItem", "dynamodb:UpdateItem"}, []string{OutboxPrefix + wild}},
 		{[]string{"dynamodb:UpdateItem"}, []string{userPK(wild)}},
 	}
-}
-
-// IAMActions returns every action of Grants, sorted.
-func IAMActions() []string {
-	var out []string
-	for _, g := range Grants() {
-		out = append(out, g.Actions...)
-	}
-	sort.Strings(out)
-	return slices.Compact(out)
 }

@@ -58,7 +58,7 @@ func TestRequestPathOnly(t *testing.T) {
 		// layout that infra needs; tools' code goes to infra/ddbtable.
 		want := []string{
 			// The request path.
-			"DefaultAuditRetention", "EndpointEnv", "Grant", "Grants", "HTTPClient", "IAMActions",
+			"DefaultAuditRetention", "EndpointEnv", "Grant", "Grants", "HTTPClient",
 			"MaxAttemptsPerCall", "MaxBackoff", "New", "NewRetryer", "NotifierGrants", "Operations", "Options",
 			"OutboxFilter", "OutboxID", "OutboxRetention", "Store",
 			// The table's layout.

@@ -5,22 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/aws/smithy-go/middleware"
 
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
@@ -233,43 +228,12 @@ func assertGuardsMatchUsers(t *testing.T, s *ddbtable.Table, domain string, ids 
 	}
 }
 
-// recordingClient returns a client that notes the name of every operation
-// it is asked to call.
-func recordingClient(t *testing.T) (*dynamodb.Client, func() []string) {
-	t.Helper()
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	record := func(stack *middleware.Stack) error {
-		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("recordOperation",
-			func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-				mu.Lock()
-				seen[awsmiddleware.GetOperationName(ctx)] = true
-				mu.Unlock()
-				return next.HandleInitialize(ctx, in)
-			}), middleware.Before)
-	}
-	rc, err := awsconfig.NewClient(context.Background(), config.WithAPIOptions([]func(*middleware.Stack) error{record}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rc, func() []string {
-		mu.Lock()
-		defer mu.Unlock()
-		var ops []string
-		for op := range seen {
-			ops = append(ops, op)
-		}
-		sort.Strings(ops)
-		return ops
-	}
-}
-
 // TestOperations checks that the exported operation lists are exactly what
 // the code calls, so an IAM policy derived from them is neither short nor
 // loose.
 func TestOperations(t *testing.T) {
 	t.Run("RequestPath", func(t *testing.T) {
-		rc, seen := recordingClient(t)
+		rc, seen := ddbtest.RecordingClient(t)
 		runRequestPath(t, rc)
 		if got := seen(); !reflect.DeepEqual(got, dynamo.Operations()) {
 			t.Errorf("request path called %v, Operations() = %v", got, dynamo.Operations())

@@ -3,10 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -15,38 +12,20 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/iam-userinfo/userinfo/infra/ddblocal"
+	"github.com/iam-userinfo/userinfo/infra/ddblocal/ddbtest"
 	"github.com/iam-userinfo/userinfo/infra/ddbtable"
 	"github.com/iam-userinfo/userinfo/infra/tablecheck"
 	"github.com/iam-userinfo/userinfo/internal/dynamo"
-	"github.com/iam-userinfo/userinfo/internal/dynamo/awsconfig"
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
 )
 
 var client *dynamodb.Client
 
 func TestMain(m *testing.M) {
-	ddb, err := ddblocal.Start(context.Background(), ddblocal.Options{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "rekey tests need DynamoDB Local:", err)
-		os.Exit(1)
-	}
-	for k, v := range ddblocal.ClientEnv(ddb.Endpoint()) {
-		os.Setenv(k, v)
-	}
-	if client, err = awsconfig.NewClient(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ddb.Stop()
-	os.Exit(code)
-}
-
-func randomID(prefix string) string {
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	return prefix + hex.EncodeToString(b)
+	os.Exit(ddbtest.Run(m, "rekey", func(_ context.Context, _ string, c *dynamodb.Client) error {
+		client = c
+		return nil
+	}))
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -91,12 +70,12 @@ func putLegacyUser(t *testing.T, table, id, domain, email, areaCode, phone strin
 // one already keyed), a value the rules now refuse, a stray guard.
 func TestRekey(t *testing.T) {
 	ctx := context.Background()
-	table := randomID("rekey-")
+	table := ddbtest.NewID("rekey-")
 	if err := ddbtable.Create(ctx, client, table); err != nil {
 		t.Fatal(err)
 	}
 	store := ddbtable.New(client, table, dynamo.Options{})
-	d1, d2 := randomID("d-"), randomID("d-")
+	d1, d2 := ddbtest.NewID("d-"), ddbtest.NewID("d-")
 	putLegacyUser(t, table, "u1", d1, "Alice@Example.com", "+44", "07911123456") // both move
 	putLegacyUser(t, table, "u2", d1, "bob@example.com", "", "")                 // u2 and u3: one key
 	putLegacyUser(t, table, "u3", d1, "ｂｏｂ@example.com", "", "")
@@ -236,7 +215,7 @@ func TestRekey(t *testing.T) {
 	})
 
 	t.Run("CleanTableExitsZero", func(t *testing.T) {
-		clean := randomID("rekey-clean-")
+		clean := ddbtest.NewID("rekey-clean-")
 		if err := ddbtable.Create(ctx, client, clean); err != nil {
 			t.Fatal(err)
 		}
