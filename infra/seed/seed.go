@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/iam-userinfo/userinfo/internal/userinfo"
@@ -87,13 +88,13 @@ func Parse(r io.Reader) (Data, error) {
 	d.Accounts = make([]Account, len(top.Accounts))
 	for i, m := range top.Accounts {
 		if err := strict(m, &d.Accounts[i]); err != nil {
-			ps = append(ps, entryProblem(fmt.Sprintf("account #%d", i+1), err, `domain_id, manage_email, manage_mobile`))
+			ps = append(ps, entryProblem(fmt.Sprintf("account #%d", i+1), err, Account{}))
 		}
 	}
 	d.Users = make([]User, len(top.Users))
 	for i, m := range top.Users {
 		if err := strict(m, &d.Users[i]); err != nil {
-			ps = append(ps, entryProblem(fmt.Sprintf("user #%d", i+1), err, `id, domain_id, name, email, phone, areacode, enabled`))
+			ps = append(ps, entryProblem(fmt.Sprintf("user #%d", i+1), err, User{}))
 		}
 	}
 	if len(ps) > 0 {
@@ -131,15 +132,25 @@ func fileError(raw []byte, skipped int, err error) error {
 }
 
 // entryProblem turns the decoding error of one entry into a Problem.
-func entryProblem(entry string, err error, fields string) Problem {
+func entryProblem(entry string, err error, entryType any) Problem {
 	var typ *json.UnmarshalTypeError
 	if errors.As(err, &typ) {
 		return Problem{Entry: entry, Field: typ.Field, Rule: "must be a JSON " + jsonKind(typ.Type.Kind().String()) + ", not " + typ.Value, Hint: "see the format in README.md"}
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return Problem{Entry: entry, Field: strings.Trim(name, `"`), Rule: "not a field of a seed entry", Hint: "the fields are " + fields}
+		return Problem{Entry: entry, Field: strings.Trim(name, `"`), Rule: "not a field of a seed entry", Hint: "the fields are " + fieldNames(entryType)}
 	}
 	return Problem{Entry: entry, Field: "(entry)", Rule: err.Error(), Hint: "each entry is a JSON object"}
+}
+
+// fieldNames lists the JSON names of v's fields, in order.
+func fieldNames(v any) string {
+	var names []string
+	for f := range reflect.TypeOf(v).Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return strings.Join(names, ", ")
 }
 
 func jsonKind(goKind string) string {

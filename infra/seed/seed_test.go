@@ -129,6 +129,7 @@ func TestParseErrors(t *testing.T) {
 		{"ErrTrailingData", `[] []`, "unexpected data after the first JSON value"},
 		{"ErrUnknownField", `[{"id":"u1","domain_id":"d1"},{"id":"u2","domain_id":"d1","password":"x"}]`, "user #2: password: not a field of a seed entry; the fields are id, domain_id, name, email, phone, areacode, enabled"},
 		{"ErrUnknownAccountField", `{"accounts":[{"domain_id":"d1","manage":true}]}`, "account #1: manage: not a field of a seed entry"},
+		{"ErrUnknownAccountFieldNamesAll", `{"accounts":[{"domain_id":"d1","verify":true}]}`, "the fields are domain_id, manage_email, manage_mobile, verify_changes"},
 		{"ErrWrongType", `[{"id":"u1","domain_id":"d1","enabled":"yes"}]`, "user #1: enabled: must be a JSON boolean, not string"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
