@@ -58,6 +58,23 @@ var outcomes = map[string]struct {
 	"not-deployed/function-url.json": {http.StatusNoContent, ""},
 }
 
+// TestREADMENamesEveryEvent: the README's list of sample events is the list
+// of outcomes.
+func TestREADMENamesEveryEvent(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range outcomes {
+		if strings.HasPrefix(name, "not-deployed/") {
+			continue // the README names the folder
+		}
+		if name := "`" + strings.TrimSuffix(name, ".json") + "`"; !strings.Contains(string(readme), name) {
+			t.Errorf("README.md does not name the sample event %s", name)
+		}
+	}
+}
+
 // The environment TestMain sets up: DynamoDB Local with the demo users, a
 // signing key, and the function built as `make build` builds it.
 var (
