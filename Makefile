@@ -101,7 +101,7 @@ rie: $(BIN)/aws-lambda-rie ## Install the Lambda Runtime Interface Emulator into
 # beside the build (CPU).
 .PHONY: run
 run: check-tools ## Serve the API on 127.0.0.1:3000 on DynamoDB Local, with demo users and the notifier [PORT=3000 DDB_PORT=8000 SES_PORT=8005]
-	@$(MAKE) --no-print-directory -j3 $(DDB_DIR)/.installed $(SES_DIR)/.installed devserver
+	@$(MAKE) --no-print-directory -s -j3 $(DDB_DIR)/.installed $(SES_DIR)/.installed devserver
 	@exec $(BIN)/devserver
 
 # go build itself skips what is up to date.
